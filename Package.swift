@@ -1,0 +1,80 @@
+// swift-tools-version: 6.1
+//
+// SpotTrain: checkpointed neural-network training for interruptible (EC2 spot) machines.
+//
+// Products
+// - `SpotTrain`: tensors, BLAS-backed layers, optimizers, training loop, crash-safe checkpoints.
+// - `EC2Spot`: a small EC2 Query-API client (SigV4), EBS volume control and an IMDSv2
+//   spot-interruption watcher. Independent of `SpotTrain`.
+// - `spottrain`: the command-line tool that joins both.
+//
+// C libraries come from the system (Debian: `libopenblas-dev`, `zlib1g-dev`) through
+// `systemLibrary` targets found with pkg-config. No `unsafeFlags`: this package must stay
+// usable as a dependency.
+import PackageDescription
+
+let package = Package(
+    name: "SpotTrain",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "SpotTrain", targets: ["SpotTrain"]),
+        .library(name: "EC2Spot", targets: ["EC2Spot"]),
+        .executable(name: "spottrain", targets: ["spottrain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // MARK: - System libraries
+
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+
+        // MARK: - Libraries
+
+        .target(
+            name: "SpotTrain",
+            dependencies: ["COpenBLAS", "CZlib"]
+        ),
+        .target(
+            name: "EC2Spot",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+
+        // MARK: - Command-line tool
+
+        .executableTarget(
+            name: "spottrain",
+            dependencies: [
+                "SpotTrain",
+                "EC2Spot",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
+        // MARK: - Tests
+
+        .testTarget(
+            name: "SpotTrainTests",
+            dependencies: ["SpotTrain"]
+        ),
+        .testTarget(
+            name: "EC2SpotTests",
+            dependencies: ["EC2Spot"]
+        ),
+        .testTarget(
+            name: "spottrainTests",
+            dependencies: ["SpotTrain"]
+        ),
+    ]
+)

@@ -1,0 +1,77 @@
+import Foundation
+
+/// One HTTP request, as EC2Spot's clients build it.
+public struct HTTPRequest: Sendable, Equatable {
+    /// The method, for example `"POST"`, `"GET"` or `"PUT"`.
+    public var method: String
+    /// The absolute URL, including any non-default port.
+    public var url: URL
+    /// Header fields. Names are compared case-insensitively by servers; EC2Spot writes them
+    /// in lowercase.
+    public var headers: [String: String]
+    /// The body (empty for none).
+    public var body: Data
+    /// How long to wait for the whole exchange.
+    public var timeout: Duration
+
+    /// Creates a request.
+    public init(method: String, url: URL, headers: [String: String] = [:], body: Data = Data(),
+                timeout: Duration = .seconds(30)) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+}
+
+/// One HTTP response.
+public struct HTTPResponse: Sendable, Equatable {
+    /// The status code.
+    public var status: Int
+    /// Header fields with lowercase names.
+    public var headers: [String: String]
+    /// The body.
+    public var body: Data
+
+    /// Creates a response; header names are lowercased.
+    public init(status: Int, headers: [String: String] = [:], body: Data = Data()) {
+        self.status = status
+        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { _, last in last })
+        self.body = body
+    }
+}
+
+/// A failure to get any HTTP response at all (as opposed to an error status).
+public struct TransportError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The kind of failure.
+    public enum Kind: Sendable, Equatable {
+        /// No complete response within the request's timeout.
+        case timedOut
+        /// The connection could not be made or was dropped.
+        case connectionFailed
+        /// The peer sent something that is not valid HTTP.
+        case invalidResponse
+    }
+
+    /// The kind of failure.
+    public var kind: Kind
+    /// A human-readable explanation (never contains credentials).
+    public var message: String
+
+    /// Creates an error.
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "\(kind): \(message)" }
+}
+
+/// Sends HTTP requests. EC2Spot's clients take a transport as a parameter, so tests can
+/// substitute a scripted fake and production code can choose how requests travel.
+public protocol HTTPTransport: Sendable {
+    /// Sends `request` and returns the response, whatever its status.
+    /// - Throws: ``TransportError`` when no response arrives.
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse
+}

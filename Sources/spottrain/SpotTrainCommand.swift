@@ -1,0 +1,13 @@
+import ArgumentParser
+import SpotTrain
+
+/// The `spottrain` command: train with checkpoints that survive spot interruptions.
+@main
+struct SpotTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spottrain",
+        abstract: "Checkpointed neural-network training for interruptible (EC2 spot) machines.",
+        version: SpotTrainLibrary.version,
+        subcommands: []
+    )
+}
