@@ -15,7 +15,7 @@ import PackageDescription
 
 let package = Package(
     name: "SpotTrain",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SpotTrain", targets: ["SpotTrain"]),
         .library(name: "EC2Spot", targets: ["EC2Spot"]),

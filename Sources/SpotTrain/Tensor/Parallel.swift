@@ -1,5 +1,6 @@
 import Dispatch
 import COpenBLAS
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -13,19 +14,29 @@ import Musl
 /// way); OpenBLAS may sum in a different order for a different thread count, so bit-exact
 /// reproducibility holds for a fixed ``Threading/configure(threads:)`` value.
 public enum Threading {
-    nonisolated(unsafe) private static var ownThreads = ProcessInfoCores.active
+    private static let ownThreads = Atomic<Int>(ProcessInfoCores.active)
 
     /// The number of threads SpotTrain's own parallel loops use.
-    public static var threads: Int { ownThreads }
+    public static var threads: Int { ownThreads.load(ordering: .relaxed) }
 
-    /// Sets the thread count for both SpotTrain's loops and OpenBLAS.
+    /// Sets the thread count for SpotTrain's loops and for OpenBLAS.
     ///
-    /// Call it before training starts, not while another thread is inside a kernel.
-    /// - Parameter threads: At least 1; `nil` means every active core.
-    public static func configure(threads: Int?) {
+    /// Call it before training starts: OpenBLAS must not be reconfigured while another
+    /// thread is inside a BLAS call.
+    /// - Parameters:
+    ///   - threads: Threads for SpotTrain's own loops, at least 1; `nil` means every active core.
+    ///   - blasThreads: Threads for OpenBLAS; `nil` means the same as `threads`.
+    public static func configure(threads: Int?, blasThreads: Int? = nil) {
         let n = max(1, threads ?? ProcessInfoCores.active)
-        ownThreads = n
-        openblas_set_num_threads(Int32(n))
+        ownThreads.store(n, ordering: .relaxed)
+        openblas_set_num_threads(Int32(max(1, blasThreads ?? n)))
+    }
+
+    /// Sets only the thread count of SpotTrain's own loops, leaving OpenBLAS alone (safe at
+    /// any time: results do not depend on it).
+    /// - Parameter threads: At least 1.
+    public static func configureOwnLoops(threads: Int) {
+        ownThreads.store(max(1, threads), ordering: .relaxed)
     }
 
     /// The number of threads OpenBLAS is currently set to use.

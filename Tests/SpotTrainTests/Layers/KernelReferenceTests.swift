@@ -1,0 +1,83 @@
+import Testing
+import SpotTrain
+
+/// The BLAS-backed kernels against naive loops.
+@Suite struct KernelReferenceTests {
+    @Test(arguments: [(3, 1, Padding.valid), (3, 2, Padding.same), (5, 2, Padding.valid), (1, 1, Padding.valid)])
+    func conv2DForwardMatchesDirectConvolution(kernel: Int, stride: Int, padding: Padding) {
+        let rng = RandomGenerator(seed: 30)
+        let layer = Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: kernel, stride: stride, padding: padding, rng: rng)
+        for i in 0..<4 { layer.bias.value.pointer[i] = Float(i) * 0.1 }
+        let x = Tensor.uniform([3, 9, 8, 3], lower: -1, upper: 1, rng: rng)
+        let y = layer.forward(x, training: false)
+        let g = ConvGeometry(inputHeight: 9, inputWidth: 8, kernel: (kernel, kernel), stride: (stride, stride), padding: padding)
+        let reference = Im2Col.convolutionReference(input: x, weight: layer.weight.value, geometry: g)
+        #expect(y.shape == reference.shape)
+        for i in 0..<y.count {
+            #expect(abs(y.pointer[i] - (reference.pointer[i] + Float(i % 4) * 0.1)) < 1e-4)
+        }
+    }
+
+    @Test func im2colScatterIsTheAdjointOfGather() {
+        // <gather(x), c> == <x, scatter(c)> for any x, c.
+        let rng = RandomGenerator(seed: 31)
+        let g = ConvGeometry(inputHeight: 7, inputWidth: 6, kernel: (3, 2), stride: (2, 1), padding: .same)
+        let x = Tensor.uniform([2, 7, 6, 3], lower: -1, upper: 1, rng: rng)
+        let rows = 2 * g.outputHeight * g.outputWidth, depth = 3 * 2 * 3
+        let gathered = Tensor.zeros([rows, depth])
+        Im2Col.gather(x.pointer, batch: 2, channels: 3, geometry: g, into: gathered.pointer)
+        let c = Tensor.uniform([rows, depth], lower: -1, upper: 1, rng: rng)
+        let scattered = Tensor.zeros(x.shape)
+        Im2Col.scatter(c.pointer, batch: 2, channels: 3, geometry: g, into: scattered.pointer)
+        var lhs = 0.0, rhs = 0.0
+        for i in 0..<gathered.count { lhs += Double(gathered.pointer[i]) * Double(c.pointer[i]) }
+        for i in 0..<x.count { rhs += Double(x.pointer[i]) * Double(scattered.pointer[i]) }
+        #expect(abs(lhs - rhs) < 1e-3)
+    }
+
+    @Test func denseForwardMatchesNaiveLoop() {
+        let rng = RandomGenerator(seed: 32)
+        let layer = Dense(inputFeatures: 37, outputFeatures: 19, activation: .relu, rng: rng)
+        for i in 0..<19 { layer.bias.value.pointer[i] = Float(i - 9) * 0.05 }
+        let x = Tensor.uniform([11, 37], lower: -1, upper: 1, rng: rng)
+        let y = layer.forward(x, training: false)
+        for n in 0..<11 {
+            for o in 0..<19 {
+                var s = Double(layer.bias.value[o])
+                for i in 0..<37 { s += Double(x[n, i]) * Double(layer.weight.value[i, o]) }
+                #expect(abs(Double(y[n, o]) - max(s, 0)) < 1e-4)
+            }
+        }
+    }
+
+    @Test func maxPoolForwardMatchesNaiveLoop() {
+        let x = Tensor.uniform([2, 6, 7, 3], lower: -1, upper: 1, rng: RandomGenerator(seed: 33))
+        let layer = MaxPool2D(poolSize: 2)
+        let y = layer.forward(x, training: false)
+        #expect(y.shape == [2, 3, 3, 3])
+        for n in 0..<2 { for oy in 0..<3 { for ox in 0..<3 { for c in 0..<3 {
+            let m = [x[n, 2*oy, 2*ox, c], x[n, 2*oy+1, 2*ox, c], x[n, 2*oy, 2*ox+1, c], x[n, 2*oy+1, 2*ox+1, c]].max()!
+            #expect(y[n, oy, ox, c] == m)
+        } } } }
+    }
+
+    @Test func resultsDoNotDependOnOwnThreadCount() {
+        let before = Threading.threads
+        defer { Threading.configureOwnLoops(threads: before) }
+        func run(_ threads: Int) -> [Float] {
+            Threading.configureOwnLoops(threads: threads)
+            let rng = RandomGenerator(seed: 40)
+            let model = Models.mnistCNN(rng: rng)
+            let x = Tensor.uniform([6, 28, 28, 1], rng: RandomGenerator(seed: 41))
+            let y = model.forward(x, training: true)
+            let labels: [Int32] = [0, 1, 2, 3, 4, 5]
+            let (_, dy, _) = SoftmaxCrossEntropy()(logits: y, labels: labels)
+            _ = model.backward(dy)
+            return y.scalars + model.parameters.flatMap { $0.gradient.scalars }
+                + [Float(bitPattern: UInt32(truncatingIfNeeded: rng.state))]
+        }
+        let one = run(1), three = run(3)
+        #expect(one.count > 1_000_000)
+        #expect(one == three)
+    }
+}
