@@ -8,6 +8,6 @@ struct SpotTrainCommand: ParsableCommand {
         commandName: "spottrain",
         abstract: "Checkpointed neural-network training for interruptible (EC2 spot) machines.",
         version: SpotTrainLibrary.version,
-        subcommands: []
+        subcommands: [TrainCommand.self]
     )
 }

@@ -67,23 +67,4 @@ public final class Sequential: Layer {
         for layer in layers.reversed() { g = layer.backward(g) }
         return g
     }
-
-    /// The parameter signature: names and shapes in canonical order.
-    public var parameterSignature: [(name: String, shape: [Int])] {
-        parameters.map { ($0.name, $0.value.shape) }
-    }
-
-    /// Every parameter's value as little-endian Float32 bytes, concatenated in canonical
-    /// order: hash this (SHA-256) for the `weights_sha256` fingerprint of a run.
-    public func parameterFingerprintBytes() -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(parameterCount * 4)
-        for p in parameters {
-            for v in p.value.buffer {
-                let bits = v.bitPattern.littleEndian
-                withUnsafeBytes(of: bits) { bytes.append(contentsOf: $0) }
-            }
-        }
-        return bytes
-    }
 }

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import SpotTrain
+
+/// `spottrain train`: trains the MNIST CNN (the Keras mnist_cnn) with Adam.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train the MNIST CNN, with checkpoints that survive interruptions.",
+        discussion: """
+        Reads the four standard MNIST IDX files (raw or gzipped) from --data. Progress goes to
+        standard error; --summary writes one JSON object when the run ends. Exit codes: 0 done,
+        1 runtime error, 64 usage error, 75 interrupted after a good checkpoint.
+        """
+    )
+
+    @Option(help: "Directory with the MNIST IDX files (train-images-idx3-ubyte[.gz], …).")
+    var data: String
+
+    @Option(help: "Total number of epochs.")
+    var epochs: Int = 12
+
+    @Option(name: .customLong("batch-size"), help: "Examples per training step.")
+    var batchSize: Int = 128
+
+    @Option(name: .customLong("learning-rate"), help: "Adam learning rate.")
+    var learningRate: Float = 0.001
+
+    @Option(help: "Seed for initial weights, shuffling and dropout.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Threads for OpenBLAS and SpotTrain's loops (default: all cores). Bit-exact results need the same value.")
+    var threads: Int?
+
+    @Option(name: .customLong("max-steps"), help: "Stop after this global step.")
+    var maxSteps: Int?
+
+    @Option(name: .customLong("train-limit"), help: "Use only the first N training examples.")
+    var trainLimit: Int?
+
+    @Option(name: .customLong("test-limit"), help: "Use only the first N test examples.")
+    var testLimit: Int?
+
+    @Option(help: "Append per-epoch metrics to this file (.jsonl: JSON lines, .csv: CSV).")
+    var metrics: String?
+
+    @Option(help: "Write a JSON summary of the run to this file when it ends.")
+    var summary: String?
+
+    @Flag(help: "Do not show progress.")
+    var quiet = false
+
+    func validate() throws {
+        guard epochs >= 0 else { throw ValidationError("--epochs must not be negative") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let maxSteps, maxSteps < 0 { throw ValidationError("--max-steps must not be negative") }
+        if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1") }
+        if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors { try train() }
+    }
+
+    private func train() throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        Threading.configure(threads: threads)
+        let (trainSet, testSet) = try MNIST.load(from: data, trainLimit: trainLimit, testLimit: testLimit)
+
+        let rng = RandomGenerator(seed: seed)
+        let model = Models.mnistCNN(rng: rng)
+        let optimizer = Adam(learningRate: learningRate)
+        let trainer = Trainer(model: model, optimizer: optimizer, rng: rng)
+
+        var callbacks: [Callback] = []
+        if !quiet { callbacks.append(ProgressBar()) }
+        if let metrics { callbacks.append(MetricsLogger(path: metrics)) }
+
+        let context = try trainer.fit(train: trainSet, validation: testSet, epochs: epochs, batchSize: batchSize,
+                                      seed: seed, maxSteps: maxSteps, callbacks: callbacks)
+
+        // Test metrics of the final weights: the last epoch's validation pass if nothing was
+        // trained after it, else a fresh evaluation.
+        let test: (loss: Double, accuracy: Double)
+        if context.stepInEpoch == 0, let last = context.progress.history.last,
+           let loss = last["val_loss"], let accuracy = last["val_accuracy"] {
+            test = (loss, accuracy)
+        } else {
+            let e = trainer.evaluate(testSet)
+            test = (e.loss, e.accuracy)
+        }
+        let progress = context.progress
+        let result = RunSummary(
+            status: context.status.rawValue,
+            epochsCompleted: progress.history.count,
+            globalStep: progress.globalStep,
+            testAccuracy: test.accuracy,
+            testLoss: test.loss,
+            trainLoss: context.logs["loss"],
+            samplesPerSecond: progress.trainingSeconds > 0 ? Double(progress.trainingSamples) / progress.trainingSeconds : 0,
+            wallSeconds: start.duration(to: clock.now).seconds,
+            weightsSHA256: SHA256.hash(data: model.parameterFingerprintBytes()).map { String(format: "%02x", $0) }.joined(),
+            seed: seed,
+            threads: Threading.threads,
+            history: progress.history,
+            resumedFrom: nil, resumedStep: nil, checkpoint: nil)
+        if !quiet {
+            printNotice("\(result.status) at step \(result.globalStep): "
+                        + String(format: "test accuracy %.4f, test loss %.4f, %.0f samples/s",
+                                 test.accuracy, test.loss, result.samplesPerSecond))
+        }
+        if let summary { try result.write(to: summary) }
+    }
+}
