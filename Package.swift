@@ -66,7 +66,9 @@ let package = Package(
 
         .testTarget(
             name: "SpotTrainTests",
-            dependencies: ["SpotTrain"]
+            dependencies: ["SpotTrain"],
+            // Reference values the tests read through #filePath (not bundle resources).
+            exclude: ["Optimizers/Fixtures"]
         ),
         .testTarget(
             name: "EC2SpotTests",
