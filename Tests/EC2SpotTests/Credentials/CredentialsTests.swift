@@ -143,10 +143,10 @@ import Testing
         #expect(!String(describing: signer).contains("SuperSecret"))
 
         // A failing request: neither the error nor its description carries the secret.
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(status: 401, xml: EC2XMLBodies.ec2Error(code: "AuthFailure", message: "AWS was not able to validate the provided access credentials"))
         let client = EC2Client(region: "us-east-1", credentialsProvider: StaticCredentialsProvider(credentials),
-                               transport: transport, clock: ManualClock().clock, retryPolicy: .none)
+                               transport: transport, clock: EC2TestClock().clock, retryPolicy: .none)
         do {
             _ = try await client.describeVolumes()
             Issue.record("expected AuthFailure")

@@ -4,9 +4,9 @@ import Testing
 
 @Suite struct EC2ErrorTests {
     func failure(status: Int, body: String, headers: [String: String] = [:]) async -> EC2Error? {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(.response(HTTPResponse(status: status, headers: headers, body: Data(body.utf8))))
-        let client = TestClient.make(transport, retry: .none)
+        let client = EC2TestClient.make(transport, retry: .none)
         return await #expect(throws: EC2Error.self) { try await client.deleteVolume(volumeId: "vol-1") }
     }
 

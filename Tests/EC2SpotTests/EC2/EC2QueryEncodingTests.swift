@@ -10,16 +10,16 @@ import Testing
     struct File: Decodable { var operations: [Operation] }
 
     static func expected(_ name: String) throws -> [String: String] {
-        let file = try Fixtures.load("ec2_query_requests.json", as: File.self)
+        let file = try EC2Fixtures.load("ec2_query_requests.json", as: File.self)
         return try #require(file.operations.first { $0.operation == name }).parameters
     }
 
     /// Runs `call` against a transport that answers `reply` and returns the parameters sent.
     func sent(_ reply: String, _ call: (EC2Client) async throws -> Void) async throws -> [String: String] {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: reply)
-        try await call(TestClient.make(transport))
-        return ScriptedTransport.parameters(try #require(transport.requests.last))
+        try await call(EC2TestClient.make(transport))
+        return ScriptedEC2Transport.parameters(try #require(transport.requests.last))
     }
 
     @Test func createVolumeMatchesBotocore() async throws {
@@ -51,18 +51,18 @@ import Testing
     }
 
     @Test func describeVolumesSecondPageMatchesBotocore() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: EC2XMLBodies.describeVolumes([EC2XMLBodies.volumeItem(id: "vol-1")], nextToken: "page-2"))
         transport.enqueue(xml: EC2XMLBodies.describeVolumes([EC2XMLBodies.volumeItem(id: "vol-2")]))
-        let volumes = try await TestClient.make(transport).describeVolumes(
+        let volumes = try await EC2TestClient.make(transport).describeVolumes(
             volumeIds: ["vol-1", "vol-2"],
             filters: [Filter.tag("spottrain:volume", "data"), Filter(name: "status", values: ["available", "in-use"])])
         #expect(volumes.map(\.volumeId) == ["vol-1", "vol-2"])
         #expect(transport.requests.count == 2)
         var first = try Self.expected("DescribeVolumes")
         first["NextToken"] = nil
-        #expect(ScriptedTransport.parameters(transport.requests[0]) == first)
-        #expect(ScriptedTransport.parameters(transport.requests[1]) == (try Self.expected("DescribeVolumes")))
+        #expect(ScriptedEC2Transport.parameters(transport.requests[0]) == first)
+        #expect(ScriptedEC2Transport.parameters(transport.requests[1]) == (try Self.expected("DescribeVolumes")))
     }
 
     @Test func createTagsAndDescribeInstancesMatchBotocore() async throws {
@@ -128,10 +128,10 @@ import Testing
     }
 
     @Test func requestIsSignedFormPost() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: EC2XMLBodies.returnTrue("DeleteVolume"))
-        let clock = ManualClock(start: Date(timeIntervalSince1970: 1_704_164_645)) // 2024-01-02T03:04:05Z
-        try await TestClient.make(transport, clock: clock).deleteVolume(volumeId: "vol-1")
+        let clock = EC2TestClock(start: Date(timeIntervalSince1970: 1_704_164_645)) // 2024-01-02T03:04:05Z
+        try await EC2TestClient.make(transport, clock: clock).deleteVolume(volumeId: "vol-1")
         let request = try #require(transport.requests.first)
         #expect(request.method == "POST")
         #expect(request.url.absoluteString == "https://ec2.us-east-1.amazonaws.com")

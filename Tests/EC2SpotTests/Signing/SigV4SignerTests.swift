@@ -23,7 +23,7 @@ struct SigV4Vector: Decodable, CustomTestStringConvertible, Sendable {
 
     static func all() throws -> [SigV4Vector] {
         struct File: Decodable { var vectors: [SigV4Vector] }
-        return try Fixtures.load("sigv4_vectors.json", as: File.self).vectors
+        return try EC2Fixtures.load("sigv4_vectors.json", as: File.self).vectors
     }
 
     /// The vector's `amzDate` as a `Date` (parsed by hand, no formatter).

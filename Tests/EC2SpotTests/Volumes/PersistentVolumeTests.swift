@@ -6,9 +6,9 @@ import Testing
     typealias X = EC2XMLBodies
     let here = "us-east-1a"
 
-    func manager(_ transport: ScriptedTransport, clock: ManualClock = ManualClock(),
+    func manager(_ transport: ScriptedEC2Transport, clock: EC2TestClock = EC2TestClock(),
                  volumeTimeout: Duration = .seconds(300)) -> PersistentVolume {
-        PersistentVolume(client: TestClient.make(transport, clock: clock), volumeTimeout: volumeTimeout,
+        PersistentVolume(client: EC2TestClient.make(transport, clock: clock), volumeTimeout: volumeTimeout,
                          pollDelay: .seconds(5), makeToken: { "token-1" })
     }
 
@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func createsTagsAndAttachesWhenNoneExists() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: volumes(), for: "DescribeVolumes")
         transport.enqueue(xml: X.createVolume(id: "vol-new"), for: "CreateVolume")
         // Eventual consistency: the new volume is briefly unknown.
@@ -39,10 +39,10 @@ import Testing
         #expect(result.volume.volumeId == "vol-new")
         #expect(transport.actions == ["DescribeVolumes", "CreateVolume", "DescribeVolumes", "DescribeVolumes",
                                       "AttachVolume", "DescribeVolumes"])
-        let search = ScriptedTransport.parameters(transport.requests[0])
+        let search = ScriptedEC2Transport.parameters(transport.requests[0])
         #expect(search["Filter.1.Name"] == "tag:spottrain:volume")
         #expect(search["Filter.1.Value.1"] == "data")
-        let create = ScriptedTransport.parameters(transport.requests[1])
+        let create = ScriptedEC2Transport.parameters(transport.requests[1])
         #expect(create["AvailabilityZone"] == here)
         #expect(create["Size"] == "100")
         #expect(create["VolumeType"] == "gp3")
@@ -50,14 +50,14 @@ import Testing
         #expect(create["TagSpecification.1.ResourceType"] == "volume")
         #expect(create["TagSpecification.1.Tag.1.Key"] == "spottrain:volume")
         #expect(create["TagSpecification.1.Tag.1.Value"] == "data")
-        let attach = ScriptedTransport.parameters(transport.requests[4])
+        let attach = ScriptedEC2Transport.parameters(transport.requests[4])
         #expect(attach["InstanceId"] == "i-me")
         #expect(attach["Device"] == "/dev/xvdb")
         #expect(transport.pending == 0)
     }
 
     @Test func secondRunIsANoOp() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: volumes(attachedHere("vol-1")), for: "DescribeVolumes")
         let result = try await ensure(manager(transport))
         #expect(result.action == .alreadyAttached)
@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func attachesAFreeVolumeInThisZone() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1")), for: "DescribeVolumes")
         transport.enqueue(xml: X.attachmentResponse("AttachVolume", volumeId: "vol-1", instanceId: "i-me", state: "attaching"), for: "AttachVolume")
         transport.enqueue(xml: volumes(attachedHere("vol-1")), for: "DescribeVolumes")
@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func detachesFromADeadInstanceAndReattaches() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1", state: "in-use", attachments: [
             X.attachment(volumeId: "vol-1", instanceId: "i-old", state: "attached")])), for: "DescribeVolumes")
         transport.enqueue(xml: X.describeInstances([X.instanceItem(id: "i-old", state: "terminated", code: 48)]), for: "DescribeInstances")
@@ -89,13 +89,13 @@ import Testing
         #expect(result.action == .reattached(previousInstanceId: "i-old"))
         #expect(transport.actions == ["DescribeVolumes", "DescribeInstances", "DetachVolume", "DescribeVolumes",
                                       "AttachVolume", "DescribeVolumes"])
-        let detach = ScriptedTransport.parameters(transport.requests[2])
+        let detach = ScriptedEC2Transport.parameters(transport.requests[2])
         #expect(detach["InstanceId"] == "i-old")
         #expect(detach["Force"] == nil)
     }
 
     @Test func forcesTheDetachWhenAPlainOneHangs() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         let stuck = X.volumeItem(id: "vol-1", state: "in-use", attachments: [
             X.attachment(volumeId: "vol-1", instanceId: "i-old", state: "detaching")])
         transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1", state: "in-use", attachments: [
@@ -110,15 +110,15 @@ import Testing
 
         let result = try await ensure(manager(transport, volumeTimeout: .seconds(10)))
         #expect(result.action == .reattached(previousInstanceId: "i-old"))
-        let detaches = transport.requests.filter { ScriptedTransport.parameters($0)["Action"] == "DetachVolume" }
-            .map(ScriptedTransport.parameters)
+        let detaches = transport.requests.filter { ScriptedEC2Transport.parameters($0)["Action"] == "DetachVolume" }
+            .map(ScriptedEC2Transport.parameters)
         #expect(detaches.map { $0["Force"] } == [nil, "true"])
         #expect(detaches.allSatisfy { $0["InstanceId"] == "i-old" })
         #expect(transport.pending == 0)
     }
 
     @Test func refusesToStealFromALiveInstance() async {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1", state: "in-use", attachments: [
             X.attachment(volumeId: "vol-1", instanceId: "i-busy", state: "attached")])), for: "DescribeVolumes")
         transport.enqueue(xml: X.describeInstances([X.instanceItem(id: "i-busy", state: "running")]), for: "DescribeInstances")
@@ -128,7 +128,7 @@ import Testing
     }
 
     @Test func movesAVolumeFromAnotherZoneThroughASnapshot() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: volumes(X.volumeItem(id: "vol-old", az: "us-east-1b", size: 120)), for: "DescribeVolumes")
         transport.enqueue(xml: X.describeSnapshots([]), for: "DescribeSnapshots")
         transport.enqueue(xml: X.createSnapshot(id: "snap-1", volumeId: "vol-old"), for: "CreateSnapshot")
@@ -146,7 +146,7 @@ import Testing
         #expect(transport.actions == ["DescribeVolumes", "DescribeSnapshots", "CreateSnapshot", "DescribeSnapshots",
                                       "DescribeSnapshots", "CreateVolume", "DescribeVolumes", "CreateTags",
                                       "AttachVolume", "DescribeVolumes"])
-        let params = transport.requests.map(ScriptedTransport.parameters)
+        let params = transport.requests.map(ScriptedEC2Transport.parameters)
         #expect(params[1]["Filter.1.Name"] == "tag:spottrain:source-volume")
         #expect(params[1]["Filter.1.Value.1"] == "vol-old")
         #expect(params[2]["VolumeId"] == "vol-old")
@@ -164,7 +164,7 @@ import Testing
     }
 
     @Test func movedVolumesAreIgnoredAfterwards() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: volumes(
             X.volumeItem(id: "vol-old", az: "us-east-1b", tags: [("spottrain:volume", "data"), ("spottrain:moved-to", "vol-new")]),
             attachedHere("vol-new")), for: "DescribeVolumes")
@@ -174,7 +174,7 @@ import Testing
     }
 
     @Test func reusesASnapshotFromAnInterruptedMove() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: volumes(X.volumeItem(id: "vol-old", az: "us-east-1c")), for: "DescribeVolumes")
         transport.enqueue(xml: X.describeSnapshots([("snap-9", "vol-old", "completed")]), for: "DescribeSnapshots")
         transport.enqueue(xml: X.createVolume(id: "vol-new", snapshotId: "snap-9"), for: "CreateVolume")
@@ -188,7 +188,7 @@ import Testing
     }
 
     @Test func prefersTheVolumeAlreadyAttachedHereOverOlderDuplicates() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: volumes(
             X.volumeItem(id: "vol-older", createTime: "2024-01-01T00:00:00.000Z"),
             attachedHere("vol-mine")), for: "DescribeVolumes")

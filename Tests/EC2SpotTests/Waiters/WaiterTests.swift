@@ -6,12 +6,12 @@ import Testing
     typealias X = EC2XMLBodies
 
     @Test func volumeAvailableToleratesNotFoundRightAfterCreate() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(status: 400, xml: X.ec2Error(code: "InvalidVolume.NotFound", message: "The volume 'vol-1' does not exist."))
         transport.enqueue(xml: X.describeVolumes([X.volumeItem(id: "vol-1", state: "creating")]))
         transport.enqueue(xml: X.describeVolumes([X.volumeItem(id: "vol-1", state: "available")]))
-        let clock = ManualClock()
-        let volume = try await TestClient.make(transport, clock: clock)
+        let clock = EC2TestClock()
+        let volume = try await EC2TestClient.make(transport, clock: clock)
             .waitUntilVolumeAvailable(volumeId: "vol-1", timeout: .seconds(60), delay: .seconds(5))
         #expect(volume.state == .available)
         #expect(transport.requests.count == 3)
@@ -19,10 +19,10 @@ import Testing
     }
 
     @Test func volumeInErrorStateFailsAtOnce() async {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: X.describeVolumes([X.volumeItem(id: "vol-1", state: "error")]))
         let error = await #expect(throws: WaiterError.self) {
-            try await TestClient.make(transport).waitUntilVolumeAvailable(volumeId: "vol-1")
+            try await EC2TestClient.make(transport).waitUntilVolumeAvailable(volumeId: "vol-1")
         }
         #expect(error?.kind == .failureState)
         #expect(error?.lastState == "error")
@@ -30,11 +30,11 @@ import Testing
     }
 
     @Test func waiterTimesOutOnTheInjectedClock() async {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         for _ in 0..<10 { transport.enqueue(xml: X.describeVolumes([X.volumeItem(id: "vol-1", state: "creating")]), for: "DescribeVolumes") }
-        let clock = ManualClock()
+        let clock = EC2TestClock()
         let error = await #expect(throws: WaiterError.self) {
-            try await TestClient.make(transport, clock: clock)
+            try await EC2TestClient.make(transport, clock: clock)
                 .waitUntilVolumeAvailable(volumeId: "vol-1", timeout: .seconds(20), delay: .seconds(5))
         }
         #expect(error?.kind == .timedOut)
@@ -45,77 +45,77 @@ import Testing
     }
 
     @Test func unmatchedErrorsPropagate() async {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(status: 403, xml: X.ec2Error(code: "UnauthorizedOperation", message: "You are not authorized"))
         let error = await #expect(throws: EC2Error.self) {
-            try await TestClient.make(transport).waitUntilVolumeAvailable(volumeId: "vol-1")
+            try await EC2TestClient.make(transport).waitUntilVolumeAvailable(volumeId: "vol-1")
         }
         #expect(error?.code == "UnauthorizedOperation")
     }
 
     @Test func attachedWaiterWaitsForThisInstance() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: X.describeVolumes([X.volumeItem(id: "vol-1", state: "in-use", attachments: [
             X.attachment(volumeId: "vol-1", instanceId: "i-me", state: "attaching")])]))
         transport.enqueue(xml: X.describeVolumes([X.volumeItem(id: "vol-1", state: "in-use", attachments: [
             X.attachment(volumeId: "vol-1", instanceId: "i-me", state: "attached")])]))
-        let volume = try await TestClient.make(transport).waitUntilVolumeAttached(volumeId: "vol-1", instanceId: "i-me")
+        let volume = try await EC2TestClient.make(transport).waitUntilVolumeAttached(volumeId: "vol-1", instanceId: "i-me")
         #expect(volume.attachment(to: "i-me")?.state == .attached)
         #expect(transport.requests.count == 2)
     }
 
     @Test func attachedWaiterFailsWhenAnotherInstanceHasIt() async {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: X.describeVolumes([X.volumeItem(id: "vol-1", state: "in-use", attachments: [
             X.attachment(volumeId: "vol-1", instanceId: "i-other", state: "attached")])]))
         let error = await #expect(throws: WaiterError.self) {
-            try await TestClient.make(transport).waitUntilVolumeAttached(volumeId: "vol-1", instanceId: "i-me")
+            try await EC2TestClient.make(transport).waitUntilVolumeAttached(volumeId: "vol-1", instanceId: "i-me")
         }
         #expect(error?.kind == .failureState)
         #expect(error?.lastState == "in-use [i-other:attached]")
     }
 
     @Test func detachedWaiterSucceedsWhenAvailable() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: X.describeVolumes([X.volumeItem(id: "vol-1", state: "in-use", attachments: [
             X.attachment(volumeId: "vol-1", instanceId: "i-old", state: "detaching")])]))
         transport.enqueue(xml: X.describeVolumes([X.volumeItem(id: "vol-1", state: "available")]))
-        let volume = try await TestClient.make(transport).waitUntilVolumeDetached(volumeId: "vol-1")
+        let volume = try await EC2TestClient.make(transport).waitUntilVolumeDetached(volumeId: "vol-1")
         #expect(volume.attachments.isEmpty)
     }
 
     @Test func instanceRunningFailsOnTermination() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: X.describeInstances([]))   // eventual consistency: not listed yet
         transport.enqueue(xml: X.describeInstances([X.instanceItem(id: "i-1", state: "pending", code: 0)]))
         transport.enqueue(xml: X.describeInstances([X.instanceItem(id: "i-1", state: "running")]))
-        let running = try await TestClient.make(transport).waitUntilInstanceRunning(instanceId: "i-1")
+        let running = try await EC2TestClient.make(transport).waitUntilInstanceRunning(instanceId: "i-1")
         #expect(running.state == .running)
 
-        let failing = ScriptedTransport()
+        let failing = ScriptedEC2Transport()
         failing.enqueue(xml: X.describeInstances([X.instanceItem(id: "i-1", state: "terminated", code: 48)]))
         let error = await #expect(throws: WaiterError.self) {
-            try await TestClient.make(failing).waitUntilInstanceRunning(instanceId: "i-1")
+            try await EC2TestClient.make(failing).waitUntilInstanceRunning(instanceId: "i-1")
         }
         #expect(error?.lastState == "terminated")
     }
 
     @Test func snapshotCompletedWaitsThroughPending() async throws {
-        let transport = ScriptedTransport()
+        let transport = ScriptedEC2Transport()
         transport.enqueue(xml: X.describeSnapshots([("snap-1", "vol-1", "pending")]))
         transport.enqueue(xml: X.describeSnapshots([("snap-1", "vol-1", "completed")]))
-        let snapshot = try await TestClient.make(transport).waitUntilSnapshotCompleted(snapshotId: "snap-1")
+        let snapshot = try await EC2TestClient.make(transport).waitUntilSnapshotCompleted(snapshotId: "snap-1")
         #expect(snapshot.state == .completed)
 
-        let failing = ScriptedTransport()
+        let failing = ScriptedEC2Transport()
         failing.enqueue(xml: X.describeSnapshots([("snap-1", "vol-1", "error")]))
         await #expect(throws: WaiterError.self) {
-            try await TestClient.make(failing).waitUntilSnapshotCompleted(snapshotId: "snap-1")
+            try await EC2TestClient.make(failing).waitUntilSnapshotCompleted(snapshotId: "snap-1")
         }
     }
 
     @Test func genericWaiterAppliesAcceptorsInOrder() async throws {
-        let clock = ManualClock()
+        let clock = EC2TestClock()
         let counter = Counter()
         let waiter = Waiter<Int>(name: "count", acceptors: [
             .output(.failure) { $0 < 0 },

@@ -2,7 +2,7 @@ import Foundation
 
 /// Locates and decodes the JSON fixtures in `Tests/EC2SpotTests/Fixtures/`, found from this
 /// source file's path so that no SwiftPM resource bundle is needed.
-enum Fixtures {
+enum EC2Fixtures {
     static let directory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent()   // Support
         .deletingLastPathComponent()   // EC2SpotTests

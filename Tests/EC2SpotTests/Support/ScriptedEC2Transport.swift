@@ -4,7 +4,7 @@ import Testing
 
 /// A fake ``HTTPTransport``: returns queued responses (per EC2 action, or in plain order)
 /// and records every request it receives. Nothing goes over the network.
-final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
+final class ScriptedEC2Transport: HTTPTransport, @unchecked Sendable {
     enum Reply {
         case response(HTTPResponse)
         case failure(TransportError)
@@ -50,7 +50,7 @@ final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
         case .response(let response): return response
         case .failure(let error): throw error
         case nil:
-            Issue.record("ScriptedTransport: no reply queued for \(action)")
+            Issue.record("ScriptedEC2Transport: no reply queued for \(action)")
             throw TransportError(.connectionFailed, "no reply queued for \(action)")
         }
     }
@@ -72,7 +72,7 @@ final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
 }
 
 /// A clock whose time only moves when something sleeps on it; records every sleep.
-final class ManualClock: @unchecked Sendable {
+final class EC2TestClock: @unchecked Sendable {
     private let lock = NSLock()
     private var current: Date
     private var slept: [Duration] = []
@@ -93,11 +93,11 @@ final class ManualClock: @unchecked Sendable {
     }
 }
 
-enum TestClient {
+enum EC2TestClient {
     static let credentials = AWSCredentials(accessKeyId: "AKIDTEST", secretAccessKey: "test/secret+key")
 
     /// A client on a scripted transport with a manual clock; jitter fixed at 1/2.
-    static func make(_ transport: ScriptedTransport, clock: ManualClock = ManualClock(),
+    static func make(_ transport: ScriptedEC2Transport, clock: EC2TestClock = EC2TestClock(),
                      retry: RetryPolicy = RetryPolicy(maxAttempts: 4, baseDelay: .seconds(1), maxDelay: .seconds(8),
                                                       random: { 0.5 })) -> EC2Client {
         EC2Client(region: "us-east-1", endpoint: URL(string: "https://ec2.us-east-1.amazonaws.com")!,
