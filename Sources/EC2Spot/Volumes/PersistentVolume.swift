@@ -125,7 +125,7 @@ public struct PersistentVolume: Sendable {
     private func attachExisting(_ volume: Volume, device: String, instanceId: String) async throws -> Result {
         if let mine = volume.attachment(to: instanceId) {
             switch mine.state {
-            case .attached:
+            case .attached, .busy:
                 return Result(action: .alreadyAttached, volume: volume)
             case .attaching:
                 let attached = try await client.waitUntilVolumeAttached(
