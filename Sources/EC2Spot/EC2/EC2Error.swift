@@ -1,0 +1,83 @@
+import Foundation
+
+/// An error response from EC2 (or a response EC2Spot could not understand).
+///
+/// Decoded from both envelopes AWS uses, `<Response><Errors><Error>…` (EC2) and
+/// `<ErrorResponse><Error>…` (IAM, STS and some front ends), and from non-XML bodies (for
+/// example a proxy's HTML page), in which case ``code`` is `"HTTP<status>"` (such as
+/// `HTTP502`) and ``message`` holds the start of the body.
+public struct EC2Error: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The HTTP status code (200 when a successful response could not be decoded).
+    public var status: Int
+    /// The AWS error code, for example `InvalidVolume.NotFound` or `RequestLimitExceeded`.
+    public var code: String
+    /// The human-readable message.
+    public var message: String
+    /// The request id AWS assigned, if the response carried one.
+    public var requestId: String?
+
+    /// Error code used when a 2xx response body is not the XML EC2Spot expected.
+    public static let malformedResponseCode = "MalformedResponse"
+
+    /// Creates an error.
+    /// - Parameters:
+    ///   - status: The HTTP status code.
+    ///   - code: The AWS error code.
+    ///   - message: The message.
+    ///   - requestId: The request id, if known.
+    public init(status: Int, code: String, message: String, requestId: String? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.requestId = requestId
+    }
+
+    /// `"<code> (HTTP <status>): <message> [request <id>]"`.
+    public var description: String {
+        var text = "\(code) (HTTP \(status)): \(message)"
+        if let requestId { text += " [request \(requestId)]" }
+        return text
+    }
+
+    /// Whether AWS throttled the request (`RequestLimitExceeded`, `Throttling`,
+    /// `ThrottlingException` and the other throttling codes).
+    public var isThrottling: Bool { Self.throttlingCodes.contains(code) }
+
+    /// Error codes that mean "slow down".
+    public static let throttlingCodes: Set<String> = [
+        "RequestLimitExceeded", "Throttling", "ThrottlingException", "ThrottledException",
+        "RequestThrottledException", "TooManyRequestsException", "RequestThrottled",
+        "SlowDown", "BandwidthLimitExceeded", "EC2ThrottledException",
+    ]
+
+    /// Decodes an error from an HTTP response with a non-2xx status.
+    /// - Parameter response: The response.
+    /// - Returns: The error the body describes, or a synthetic `HTTP<status>` error for
+    ///   bodies that are not an AWS error document.
+    public static func decode(from response: HTTPResponse) -> EC2Error {
+        let headerRequestId = response.headers["x-amzn-requestid"] ?? response.headers["x-amz-request-id"]
+        if let root = try? EC2XML.parse(response.body) {
+            // <Response><Errors><Error>…</Error></Errors><RequestID>…</RequestID></Response>
+            // <ErrorResponse><Error>…</Error><RequestId>…</RequestId></ErrorResponse>
+            let error = root.child("Errors")?.child("Error") ?? root.child("Error")
+                ?? (root.name == "Error" ? root : nil)
+            if let error, let code = error.text("Code"), !code.isEmpty {
+                let requestId = root.text("RequestID") ?? root.text("RequestId")
+                    ?? root.text("ResponseMetadata", "RequestId") ?? error.text("RequestId") ?? headerRequestId
+                return EC2Error(status: response.status, code: code, message: error.text("Message") ?? "",
+                                requestId: requestId)
+            }
+        }
+        return EC2Error(status: response.status, code: "HTTP\(response.status)",
+                        message: bodyExcerpt(response.body), requestId: headerRequestId)
+    }
+
+    /// The first 200 characters of a body, on one line, for messages.
+    static func bodyExcerpt(_ body: Data) -> String {
+        let text = String(decoding: body.prefix(400), as: UTF8.self)
+            .split(whereSeparator: \.isNewline).joined(separator: " ")
+            .trimmingCharacters(in: .whitespaces)
+        if text.isEmpty { return "empty response body" }
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+}
