@@ -361,6 +361,9 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # A parent that spawns us from a thread with signals blocked (libdispatch worker threads
+    # do, and Foundation's Process passes the mask on) would leave SIGTERM blocked forever.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
     if args.exit_with_parent:
         parent = os.getppid()

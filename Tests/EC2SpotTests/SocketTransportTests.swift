@@ -43,6 +43,17 @@ import Testing
         #expect(request.hasSuffix("\r\n\r\nabc"))
     }
 
+    @Test func requestTargetKeepsTrailingSlashAndEscapes() async throws {
+        let server = try ScriptedHTTPServer(.respond(bytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")))
+        defer { server.stop() }
+        _ = try await send(server, path: "/latest/meta-data/iam/security-credentials/")
+        _ = try await send(server, path: "/a%20b/c?x=1%202")
+        _ = try await send(server, path: "")
+        let lines = server.receivedRequests.compactMap { $0.split(separator: "\r\n").first.map(String.init) }.sorted()
+        #expect(lines == ["GET / HTTP/1.1", "GET /a%20b/c?x=1%202 HTTP/1.1",
+                          "GET /latest/meta-data/iam/security-credentials/ HTTP/1.1"])
+    }
+
     @Test func getWithoutBodySendsNoContentLength() async throws {
         let server = try ScriptedHTTPServer(.respond(bytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")))
         defer { server.stop() }

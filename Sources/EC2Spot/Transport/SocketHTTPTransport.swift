@@ -158,21 +158,15 @@ struct SocketHTTPTarget: Sendable {
         let hostForHeader = host.contains(":") ? "[\(host)]" : host
         hostHeader = url.port.map { $0 == 80 ? hostForHeader : "\(hostForHeader):\($0)" } ?? hostForHeader
 
-        var path = url.path
-        if path.isEmpty { path = "/" }
-        var target = path.addingPercentEncoding(withAllowedCharacters: Self.pathCharacters) ?? path
-        if let query = url.query, !query.isEmpty {
+        // The percent-encoded path keeps a trailing slash (IMDS directory listings need it).
+        var target = url.path(percentEncoded: true)
+        if target.isEmpty { target = "/" }
+        if let query = url.query(percentEncoded: true), !query.isEmpty {
             target += "?" + query
         }
         requestTarget = target
     }
 
-    /// Characters that may stay unescaped in a request path.
-    private static let pathCharacters: CharacterSet = {
-        var set = CharacterSet.urlPathAllowed
-        set.insert("%")
-        return set
-    }()
 }
 
 /// A socket address for one IPv4 or IPv6 endpoint.
