@@ -3,7 +3,7 @@ import SpotTrain
 
 /// The `spottrain` command: train with checkpoints that survive spot interruptions.
 @main
-struct SpotTrainCommand: ParsableCommand {
+struct SpotTrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spottrain",
         abstract: "Checkpointed neural-network training for interruptible (EC2 spot) machines.",
