@@ -48,6 +48,22 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write a JSON summary of the run to this file when it ends.")
     var summary: String?
 
+    @Option(name: .customLong("checkpoint-dir"),
+            help: "Save checkpoints here (every epoch) and resume from the newest valid one.")
+    var checkpointDir: String?
+
+    @Option(name: .customLong("save-every-steps"), help: "Also save a checkpoint every N global steps.")
+    var saveEverySteps: Int?
+
+    @Option(name: .customLong("save-every-seconds"), help: "Also save a checkpoint when T seconds passed since the last.")
+    var saveEverySeconds: Double?
+
+    @Option(help: "Keep only the newest K checkpoints.")
+    var keep: Int?
+
+    @Flag(help: "Start from scratch: move existing checkpoints in --checkpoint-dir aside instead of resuming.")
+    var fresh = false
+
     @Flag(help: "Do not show progress.")
     var quiet = false
 
@@ -59,6 +75,12 @@ struct TrainCommand: ParsableCommand {
         if let maxSteps, maxSteps < 0 { throw ValidationError("--max-steps must not be negative") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1") }
         if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1") }
+        if let saveEverySteps, saveEverySteps < 1 { throw ValidationError("--save-every-steps must be at least 1") }
+        if let saveEverySeconds, !(saveEverySeconds > 0) { throw ValidationError("--save-every-seconds must be positive") }
+        if let keep, keep < 1 { throw ValidationError("--keep must be at least 1") }
+        if checkpointDir == nil && (saveEverySteps != nil || saveEverySeconds != nil || keep != nil || fresh) {
+            throw ValidationError("--save-every-steps, --save-every-seconds, --keep and --fresh need --checkpoint-dir")
+        }
     }
 
     func run() throws {
@@ -80,8 +102,32 @@ struct TrainCommand: ParsableCommand {
         if !quiet { callbacks.append(ProgressBar()) }
         if let metrics { callbacks.append(MetricsLogger(path: metrics)) }
 
+        var runSeed = seed
+        var resumed: ResumePoint?
+        var checkpointer: ModelCheckpoint?
+        if let checkpointDir {
+            let directory = CheckpointDirectory(path: checkpointDir)
+            if fresh {
+                try CheckpointArchive.moveAside(directory)
+            } else if let point = try Resume.latest(from: directory, into: trainer, batchSize: batchSize,
+                                                    trainingCount: trainSet.count) {
+                resumed = point
+                if point.seed != seed {
+                    printNotice("using the checkpoint's seed \(point.seed) (not --seed \(seed)) so the run continues unchanged")
+                }
+                runSeed = point.seed
+                printNotice("resuming from \(point.file.path) at epoch \(point.progress.epoch + 1), "
+                            + "batch \(point.progress.stepInEpoch), global step \(point.progress.globalStep)")
+            }
+            let saver = ModelCheckpoint(directory: directory, everySteps: saveEverySteps,
+                                        everySeconds: saveEverySeconds, keep: keep)
+            callbacks.append(saver)
+            checkpointer = saver
+        }
+
         let context = try trainer.fit(train: trainSet, validation: testSet, epochs: epochs, batchSize: batchSize,
-                                      seed: seed, maxSteps: maxSteps, callbacks: callbacks)
+                                      seed: runSeed, maxSteps: maxSteps, callbacks: callbacks,
+                                      resumeFrom: resumed?.progress)
 
         // Test metrics of the final weights: the last epoch's validation pass if nothing was
         // trained after it, else a fresh evaluation.
@@ -104,10 +150,12 @@ struct TrainCommand: ParsableCommand {
             samplesPerSecond: progress.trainingSeconds > 0 ? Double(progress.trainingSamples) / progress.trainingSeconds : 0,
             wallSeconds: start.duration(to: clock.now).seconds,
             weightsSHA256: SHA256.hash(data: model.parameterFingerprintBytes()).map { String(format: "%02x", $0) }.joined(),
-            seed: seed,
+            seed: runSeed,
             threads: Threading.threads,
             history: progress.history,
-            resumedFrom: nil, resumedStep: nil, checkpoint: nil)
+            resumedFrom: resumed?.file.path,
+            resumedStep: resumed?.progress.globalStep,
+            checkpoint: checkpointer?.lastSaved?.path)
         if !quiet {
             printNotice("\(result.status) at step \(result.globalStep): "
                         + String(format: "test accuracy %.4f, test loss %.4f, %.0f samples/s",

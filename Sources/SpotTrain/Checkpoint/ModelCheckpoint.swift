@@ -1,0 +1,160 @@
+/// Saves crash-safe checkpoints during ``Trainer/fit(train:validation:epochs:batchSize:seed:maxSteps:callbacks:resumeFrom:)``.
+///
+/// Saves at the end of every epoch (default), every `everySteps` steps, and/or every
+/// `everySeconds` seconds of wall time, plus once when training ends (so a finished or
+/// stopped run can be continued or inspected). With `saveBestOnly`, epoch-end saves happen
+/// only when `monitor` improves, and the best value is stored in the checkpoint so it
+/// survives a resume. After each successful save, `keep` bounds how many checkpoints remain
+/// (the newest valid one is never deleted; nothing is pruned after a failed save).
+///
+/// A failed save does not stop training: it is reported through `log`, recorded in
+/// ``lastError``, and every existing checkpoint stays intact. Set `failOnError` to make a
+/// failed save abort training instead.
+public final class ModelCheckpoint: Callback {
+    /// The directory checkpoints are written to.
+    public let directory: CheckpointDirectory
+    /// Save at the end of every epoch.
+    public let everyEpoch: Bool
+    /// Save every this many global steps.
+    public let everySteps: Int?
+    /// Save when this many seconds have passed since the last save.
+    public let everySeconds: Double?
+    /// Save at epoch ends only when `monitor` improves.
+    public let saveBestOnly: Bool
+    /// The metric compared by `saveBestOnly` (for example `val_accuracy`).
+    public let monitor: String
+    /// Whether larger (`.max`) or smaller (`.min`) is better.
+    public let mode: EarlyStopping.Mode
+    /// Keep at most this many checkpoints (after each successful save).
+    public let keep: Int?
+    /// Also save when training ends.
+    public let saveOnTrainEnd: Bool
+    /// Rethrow save errors (aborting training) instead of logging them.
+    public let failOnError: Bool
+
+    /// The last file written successfully.
+    public private(set) var lastSaved: CheckpointFile?
+    /// The error of the last save, if it failed.
+    public private(set) var lastError: Error?
+    /// How long the last successful save took (capture + write + fsync), in seconds.
+    public private(set) var lastSaveSeconds: Double?
+    /// Total seconds spent saving.
+    public private(set) var totalSaveSeconds = 0.0
+    /// Number of successful saves.
+    public private(set) var saveCount = 0
+
+    private let log: (String) -> Void
+    private let clock = ContinuousClock()
+    private var lastSaveTime: ContinuousClock.Instant?
+
+    /// Creates the callback.
+    /// - Parameters:
+    ///   - directory: Where to write.
+    ///   - everyEpoch: Save at every epoch end (default `true`).
+    ///   - everySteps: Also save every N global steps.
+    ///   - everySeconds: Also save when T seconds have passed since the last save.
+    ///   - saveBestOnly: Epoch-end saves only when `monitor` improves.
+    ///   - monitor: The metric for `saveBestOnly` (default `val_loss`).
+    ///   - mode: `nil` infers `.max` for accuracies, else `.min`.
+    ///   - keep: Keep the newest K checkpoints.
+    ///   - saveOnTrainEnd: Save when training ends (default `true`).
+    ///   - failOnError: Abort training on a failed save (default `false`: log and go on).
+    ///   - log: Receives one line per save, warning or error (default: standard error).
+    public init(directory: CheckpointDirectory, everyEpoch: Bool = true, everySteps: Int? = nil,
+                everySeconds: Double? = nil, saveBestOnly: Bool = false, monitor: String = "val_loss",
+                mode: EarlyStopping.Mode? = nil, keep: Int? = nil, saveOnTrainEnd: Bool = true,
+                failOnError: Bool = false, log: ((String) -> Void)? = nil) {
+        precondition(everySteps == nil || everySteps! > 0, "ModelCheckpoint: everySteps must be positive")
+        precondition(everySeconds == nil || everySeconds! > 0, "ModelCheckpoint: everySeconds must be positive")
+        precondition(keep == nil || keep! > 0, "ModelCheckpoint: keep must be positive")
+        self.directory = directory
+        self.everyEpoch = everyEpoch
+        self.everySteps = everySteps
+        self.everySeconds = everySeconds
+        self.saveBestOnly = saveBestOnly
+        self.monitor = monitor
+        self.mode = mode ?? (monitor.contains("accuracy") ? .max : .min)
+        self.keep = keep
+        self.saveOnTrainEnd = saveOnTrainEnd
+        self.failOnError = failOnError
+        self.log = log ?? { writeToStandardError("spottrain: " + $0 + "\n") }
+    }
+
+    private var bestKey: String { "ModelCheckpoint.\(monitor)" }
+
+    public func trainBegin(_ context: TrainingContext) throws {
+        lastSaveTime = clock.now
+    }
+
+    public func batchEnd(_ context: TrainingContext) throws {
+        var due = false
+        if let every = everySteps, context.globalStep % every == 0 { due = true }
+        if let seconds = everySeconds, let last = lastSaveTime, last.duration(to: clock.now).seconds >= seconds { due = true }
+        if due { try attemptSave(context) }
+    }
+
+    public func epochEnd(_ context: TrainingContext) throws {
+        guard everyEpoch else { return }
+        if saveBestOnly {
+            guard let value = context.logs[monitor], value.isFinite else {
+                log("warning: ModelCheckpoint cannot monitor '\(monitor)': not in the logs; not saving")
+                return
+            }
+            let best = context.progress.best[bestKey]
+            let improved = best.map { mode == .max ? value > $0 : value < $0 } ?? true
+            guard improved else { return }
+            context.setBest(bestKey, value)
+        }
+        try attemptSave(context)
+    }
+
+    public func trainEnd(_ context: TrainingContext) throws {
+        guard saveOnTrainEnd, lastSaved?.globalStep != context.globalStep || lastError != nil else { return }
+        // A best-only run keeps only improvements; the final state is saved regardless, as
+        // the position to continue from.
+        try attemptSave(context)
+    }
+
+    private func attemptSave(_ context: TrainingContext) throws {
+        do {
+            try save(context)
+        } catch {
+            lastError = error
+            log("error: checkpoint save failed, previous checkpoints kept: \(error)")
+            if failOnError { throw error }
+        }
+    }
+
+    /// Saves the current state now, durably, and prunes to `keep` on success.
+    ///
+    /// ``SpotInterruption`` calls this for its emergency save.
+    /// - Parameter context: The running context.
+    /// - Returns: The file written.
+    /// - Throws: ``CheckpointError`` if the save failed (existing checkpoints are intact).
+    @discardableResult
+    public func save(_ context: TrainingContext) throws -> CheckpointFile {
+        let start = clock.now
+        let best = context.progress.best[bestKey].map {
+            CheckpointMetadata.BestValue(monitor: monitor, mode: mode == .max ? .max : .min, value: $0)
+        }
+        let checkpoint = TrainingState.capture(trainer: context.trainer, progress: context.resumableProgress,
+                                               seed: context.seed, batchSize: context.batchSize,
+                                               trainingCount: context.trainingCount, best: best)
+        let file = try directory.save(checkpoint)
+        let seconds = start.duration(to: clock.now).seconds
+        lastSaved = file
+        lastError = nil
+        lastSaveSeconds = seconds
+        totalSaveSeconds += seconds
+        saveCount += 1
+        lastSaveTime = clock.now
+        if let keep {
+            do {
+                _ = try directory.prune(keep: keep)
+            } catch {
+                log("warning: could not prune old checkpoints: \(error)")
+            }
+        }
+        return file
+    }
+}
