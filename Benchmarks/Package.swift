@@ -14,6 +14,13 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // Per-layer forward/backward timings of one mnist_cnn training step, and the GFLOP/s
+        // they imply: `swift run -c release layer-profile [batch] [steps] [threads]`.
+        .executableTarget(
+            name: "layer-profile",
+            dependencies: [.product(name: "SpotTrain", package: "SpotTrain")],
+            path: "Sources/LayerProfile"
+        ),
         .executableTarget(
             name: "SpotTrainBenchmarks",
             dependencies: [

@@ -21,14 +21,22 @@ func reuse(_ existing: inout Tensor?, shape: [Int]) -> Tensor {
 func addBiasActivate(_ data: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
                      bias: UnsafePointer<Float>, activation: Activation) {
     Parallel.forChunks(count: rows, minimumChunk: max(1, 16_384 / max(columns, 1))) { range in
-        for r in range {
-            let row = data + r * columns
-            switch activation {
-            case .linear:
-                for c in 0..<columns { row[c] += bias[c] }
-            case .relu:
-                for c in 0..<columns { row[c] = max(row[c] + bias[c], 0) }
-            }
+        addBiasActivateSerial(data + range.lowerBound * columns, rows: range.count, columns: columns,
+                              bias: bias, activation: activation)
+    }
+}
+
+/// ``addBiasActivate(_:rows:columns:bias:activation:)`` on the calling thread.
+@inline(__always)
+func addBiasActivateSerial(_ data: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+                           bias: UnsafePointer<Float>, activation: Activation) {
+    for r in 0..<rows {
+        let row = data + r * columns
+        switch activation {
+        case .linear:
+            for c in 0..<columns { row[c] += bias[c] }
+        case .relu:
+            for c in 0..<columns { row[c] = max(row[c] + bias[c], 0) }
         }
     }
 }

@@ -47,6 +47,8 @@ public struct ConvGeometry: Equatable, Sendable {
     }
 }
 
+import Synchronization
+
 /// A 2-D convolution over NHWC images, lowered to one matrix product over the whole batch.
 ///
 /// `out[n, oy, ox, f] = activation(b[f] + Σ_{ky,kx,c} in[n, oy·s+ky−pt, ox·s+kx−pl, c] · W[ky, kx, c, f])`
@@ -85,11 +87,27 @@ public final class Conv2D: Layer {
 
     private var lastInput: Tensor?
     private var geometry: ConvGeometry?
-    private var columns: Tensor?
     private var output: Tensor?
-    private var columnGradient: Tensor?
     private var inputGradient: Tensor?
     private var preActivationGradient: Tensor?
+    private let columnScratch = WorkerScratch()
+    private let columnGradientScratch = WorkerScratch()
+    private var weightPartials: TensorStorage?
+    private var biasPartials: UnsafeMutableBufferPointer<Double> = .init(start: nil, count: 0)
+
+    /// The size of the `im2col` block one worker builds and multiplies at a time. The batch
+    /// is lowered in chunks of whole images of about this size, so that each block is still in
+    /// cache when `sgemm` reads it; chunks run in parallel, one per worker, and every
+    /// reduction over chunks runs in a fixed order, so results do not depend on the thread
+    /// count. Default 2 MiB. A tuning knob: changing it changes the rounding of the weight
+    /// gradients (not their value).
+    public static var columnChunkBytes: Int {
+        get { chunkBytes.load(ordering: .relaxed) }
+        set { chunkBytes.store(max(1, newValue), ordering: .relaxed) }
+    }
+    private static let chunkBytes = Atomic<Int>(2 << 20)
+
+    deinit { biasPartials.deallocate() }
 
     /// Creates a convolution.
     /// - Parameters:
@@ -149,46 +167,124 @@ public final class Conv2D: Layer {
         return [inputShape[0], g.outputHeight, g.outputWidth, outputChannels]
     }
 
-    // out is (N, OH, OW, F); columns is (N·OH·OW, KH·KW·C)
+    /// Images per `im2col` chunk for this geometry (see ``columnChunkBytes``).
+    private func imagesPerChunk(_ g: ConvGeometry, batch: Int) -> Int {
+        let bytesPerImage = g.outputHeight * g.outputWidth * g.kernelHeight * g.kernelWidth * inputChannels * 4
+        return max(1, min(batch, Conv2D.columnChunkBytes / max(bytesPerImage, 1)))
+    }
+
+    // out is (N, OH, OW, F); each worker builds im2col blocks (rows·OH·OW, KH·KW·C) in turn.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let g = geometry(for: input.shape)
         let n = input.shape[0]
-        let rows = n * g.outputHeight * g.outputWidth
+        let windows = g.outputHeight * g.outputWidth
         let depth = g.kernelHeight * g.kernelWidth * inputChannels
-        let out = reuse(&output, shape: [n, g.outputHeight, g.outputWidth, outputChannels])
-        let cols = reuse(&columns, shape: [rows, depth])
-        Im2Col.gather(input.pointer, batch: n, channels: inputChannels, geometry: g, into: cols.pointer)
-        BLAS.sgemm(m: rows, n: outputChannels, k: depth,
-                   a: cols.pointer, b: weight.value.pointer, beta: 0, c: out.pointer)
-        addBiasActivate(out.pointer, rows: rows, columns: outputChannels,
-                        bias: bias.value.pointer, activation: activation)
+        let f = outputChannels
+        let out = reuse(&output, shape: [n, g.outputHeight, g.outputWidth, f])
+        let perChunk = imagesPerChunk(g, batch: n)
+        let chunks = (n + perChunk - 1) / perChunk
+        columnScratch.prepare(workers: Parallel.workerCount(for: chunks), count: perChunk * windows * depth)
+        let x = input.pointer, w = weight.value.pointer, b = bias.value.pointer, y = out.pointer
+        let activation = self.activation, scratch = columnScratch, channels = inputChannels
+        Parallel.forWorkers(count: chunks) { worker, range in
+            let cols = scratch.pointer(worker)
+            for chunk in range {
+                let first = chunk * perChunk, rows = (min(n, first + perChunk) - first) * windows
+                let r0 = first * windows
+                Im2Col.gatherRows(x, rows: r0..<(r0 + rows), channels: channels, geometry: g, into: cols)
+                BLAS.sgemm(m: rows, n: f, k: depth, a: cols, b: w, beta: 0, c: y + r0 * f)
+                addBiasActivateSerial(y + r0 * f, rows: rows, columns: f, bias: b, activation: activation)
+            }
+        }
         lastInput = input
         geometry = g
         return out
     }
 
-    // dinput is (N, H, W, C); accumulates dW (KH·KW·C, F) and db (F).
+    // dinput is (N, H, W, C); accumulates dW (KH·KW·C, F) and db (F). Per chunk: the
+    // pre-activation gradient, the im2col block again (cheaper than keeping it), a partial dW
+    // and db, and the chunk's input gradient; then the partials are summed in chunk order.
     public func backward(_ outputGradient: Tensor) -> Tensor {
-        guard let input = lastInput, let g = geometry, let out = output, let cols = columns else {
+        guard let input = lastInput, let g = geometry, let out = output else {
             preconditionFailure("Conv2D \(name): backward called before forward")
         }
         precondition(outputGradient.shape == out.shape,
                      "Conv2D \(name): output gradient shape \(outputGradient.shape) does not match output \(out.shape)")
         let n = input.shape[0]
-        let rows = n * g.outputHeight * g.outputWidth
+        let windows = g.outputHeight * g.outputWidth
         let depth = g.kernelHeight * g.kernelWidth * inputChannels
-        let dy = activationBackward(activation, output: out, gradient: outputGradient, scratch: &preActivationGradient)
-        // dW += colsᵀ · dy
-        BLAS.sgemm(transposeA: true, m: depth, n: outputChannels, k: rows,
-                   a: cols.pointer, b: dy.pointer, beta: 1, c: weight.gradient.pointer)
-        accumulateColumnSums(dy.pointer, rows: rows, columns: outputChannels, into: bias.gradient.pointer)
+        let f = outputChannels
+        let perChunk = imagesPerChunk(g, batch: n)
+        let chunks = (n + perChunk - 1) / perChunk
+        let workers = Parallel.workerCount(for: chunks)
+        columnScratch.prepare(workers: workers, count: perChunk * windows * depth)
+        let needsInputGradient = computesInputGradient
+        if needsInputGradient {
+            columnGradientScratch.prepare(workers: workers, count: perChunk * windows * depth)
+        }
+        if weightPartials == nil || weightPartials!.count < chunks * depth * f {
+            weightPartials = TensorStorage(uninitializedCount: chunks * depth * f)
+        }
+        if biasPartials.count < chunks * f {
+            biasPartials.deallocate()
+            biasPartials = .allocate(capacity: chunks * f)
+        }
         let dx = reuse(&inputGradient, shape: input.shape)
-        if computesInputGradient {
-            // dcols = dy · Wᵀ, then scatter-add into dx.
-            let dcols = reuse(&columnGradient, shape: [rows, depth])
-            BLAS.sgemm(transposeB: true, m: rows, n: depth, k: outputChannels,
-                       a: dy.pointer, b: weight.value.pointer, beta: 0, c: dcols.pointer)
-            Im2Col.scatter(dcols.pointer, batch: n, channels: inputChannels, geometry: g, into: dx.pointer)
+        let dyRaw = outputGradient.pointer, yOut = out.pointer
+        let dyPre: UnsafeMutablePointer<Float> = activation == .linear
+            ? dyRaw : reuse(&preActivationGradient, shape: out.shape).pointer
+        let x = input.pointer, w = weight.value.pointer, dxp = dx.pointer
+        let partialW = weightPartials!.pointer, partialB = biasPartials.baseAddress!
+        let cols = columnScratch, dcols = columnGradientScratch
+        let activation = self.activation, channels = inputChannels
+        Parallel.forWorkers(count: chunks) { worker, range in
+            let c = cols.pointer(worker)
+            for chunk in range {
+                let first = chunk * perChunk, last = min(n, first + perChunk)
+                let rows = (last - first) * windows, r0 = first * windows
+                let dy = dyPre + r0 * f
+                if activation == .relu {
+                    let raw = dyRaw + r0 * f, y = yOut + r0 * f
+                    for i in 0..<(rows * f) { dy[i] = y[i] > 0 ? raw[i] : 0 }
+                }
+                Im2Col.gatherRows(x, rows: r0..<(r0 + rows), channels: channels, geometry: g, into: c)
+                BLAS.sgemm(transposeA: true, m: depth, n: f, k: rows, a: c, b: dy, beta: 0,
+                           c: partialW + chunk * depth * f)
+                // Bias partial: rows summed in blocks of 64 in Float (vectorises), blocks in Double.
+                let pb = partialB + chunk * f
+                for j in 0..<f { pb[j] = 0 }
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: f) { block in
+                    var r = 0
+                    while r < rows {
+                        let end = min(rows, r + 64)
+                        for j in 0..<f { block[j] = 0 }
+                        for rr in r..<end {
+                            let row = dy + rr * f
+                            for j in 0..<f { block[j] += row[j] }
+                        }
+                        for j in 0..<f { pb[j] += Double(block[j]) }
+                        r = end
+                    }
+                }
+                if needsInputGradient {
+                    let d = dcols.pointer(worker)
+                    BLAS.sgemm(transposeB: true, m: rows, n: depth, k: f, a: dy, b: w, beta: 0, c: d)
+                    Im2Col.scatterImages(d, images: first..<last, channels: channels, geometry: g, into: dxp)
+                }
+            }
+        }
+        // Sum the partials in chunk order (independent of the thread count).
+        let dW = weight.gradient.pointer, db = bias.gradient.pointer
+        Parallel.forChunks(count: depth * f, minimumChunk: 4096) { range in
+            for chunk in 0..<chunks {
+                let p = partialW + chunk * depth * f
+                for e in range { dW[e] += p[e] }
+            }
+        }
+        for j in 0..<f {
+            var sum = 0.0
+            for chunk in 0..<chunks { sum += partialB[chunk * f + j] }
+            db[j] += Float(sum)
         }
         return dx
     }
@@ -210,39 +306,47 @@ public enum Im2Col {
                               into columns: UnsafeMutablePointer<Float>) {
         let rows = batch * g.outputHeight * g.outputWidth
         let depth = g.kernelHeight * g.kernelWidth * channels
+        Parallel.forChunks(count: rows, minimumChunk: max(1, 32_768 / depth)) { range in
+            gatherRows(input, rows: range, channels: channels, geometry: g, into: columns + range.lowerBound * depth)
+        }
+    }
+
+    /// ``gather(_:batch:channels:geometry:into:)`` for the window rows `rows` only, on the
+    /// calling thread; `columns` points at the first of those rows.
+    static func gatherRows(_ input: UnsafePointer<Float>, rows: Range<Int>, channels: Int, geometry g: ConvGeometry,
+                           into columns: UnsafeMutablePointer<Float>) {
+        let depth = g.kernelHeight * g.kernelWidth * channels
         let rowSpan = g.kernelWidth * channels
         let imageSize = g.inputHeight * g.inputWidth * channels
-        Parallel.forChunks(count: rows, minimumChunk: max(1, 32_768 / depth)) { range in
-            for r in range {
-                let ox = r % g.outputWidth
-                let oy = (r / g.outputWidth) % g.outputHeight
-                let n = r / (g.outputWidth * g.outputHeight)
-                let dst = columns + r * depth
-                let image = input + n * imageSize
-                let x0 = ox * g.strideX - g.padLeft
-                let fullRow = x0 >= 0 && x0 + g.kernelWidth <= g.inputWidth
-                for ky in 0..<g.kernelHeight {
-                    let y = oy * g.strideY + ky - g.padTop
-                    let d = dst + ky * rowSpan
-                    if y < 0 || y >= g.inputHeight {
-                        for i in 0..<rowSpan { d[i] = 0 }
-                        continue
-                    }
-                    let src = image + (y * g.inputWidth) * channels
-                    if fullRow {
-                        // The kernel row's pixels are contiguous in NHWC.
-                        let s = src + x0 * channels
-                        for i in 0..<rowSpan { d[i] = s[i] }
-                    } else {
-                        for kx in 0..<g.kernelWidth {
-                            let x = x0 + kx
-                            let dk = d + kx * channels
-                            if x < 0 || x >= g.inputWidth {
-                                for c in 0..<channels { dk[c] = 0 }
-                            } else {
-                                let s = src + x * channels
-                                for c in 0..<channels { dk[c] = s[c] }
-                            }
+        for r in rows {
+            let ox = r % g.outputWidth
+            let oy = (r / g.outputWidth) % g.outputHeight
+            let n = r / (g.outputWidth * g.outputHeight)
+            let dst = columns + (r - rows.lowerBound) * depth
+            let image = input + n * imageSize
+            let x0 = ox * g.strideX - g.padLeft
+            let fullRow = x0 >= 0 && x0 + g.kernelWidth <= g.inputWidth
+            for ky in 0..<g.kernelHeight {
+                let y = oy * g.strideY + ky - g.padTop
+                let d = dst + ky * rowSpan
+                if y < 0 || y >= g.inputHeight {
+                    for i in 0..<rowSpan { d[i] = 0 }
+                    continue
+                }
+                let src = image + (y * g.inputWidth) * channels
+                if fullRow {
+                    // The kernel row's pixels are contiguous in NHWC.
+                    let s = src + x0 * channels
+                    for i in 0..<rowSpan { d[i] = s[i] }
+                } else {
+                    for kx in 0..<g.kernelWidth {
+                        let x = x0 + kx
+                        let dk = d + kx * channels
+                        if x < 0 || x >= g.inputWidth {
+                            for c in 0..<channels { dk[c] = 0 }
+                        } else {
+                            let s = src + x * channels
+                            for c in 0..<channels { dk[c] = s[c] }
                         }
                     }
                 }
@@ -261,34 +365,45 @@ public enum Im2Col {
     public static func scatter(_ columns: UnsafePointer<Float>, batch: Int, channels: Int, geometry g: ConvGeometry,
                                into input: UnsafeMutablePointer<Float>) {
         let depth = g.kernelHeight * g.kernelWidth * channels
-        let rowSpan = g.kernelWidth * channels
-        let imageSize = g.inputHeight * g.inputWidth * channels
         let windowsPerImage = g.outputHeight * g.outputWidth
         // Parallel over images: each image's pixels receive only its own windows.
         Parallel.forChunks(count: batch) { range in
-            for n in range {
-                let image = input + n * imageSize
-                for i in 0..<imageSize { image[i] = 0 }
-                for w in 0..<windowsPerImage {
-                    let ox = w % g.outputWidth, oy = w / g.outputWidth
-                    let src = columns + (n * windowsPerImage + w) * depth
-                    let x0 = ox * g.strideX - g.padLeft
-                    let fullRow = x0 >= 0 && x0 + g.kernelWidth <= g.inputWidth
-                    for ky in 0..<g.kernelHeight {
-                        let y = oy * g.strideY + ky - g.padTop
-                        if y < 0 || y >= g.inputHeight { continue }
-                        let s = src + ky * rowSpan
-                        let dstRow = image + (y * g.inputWidth) * channels
-                        if fullRow {
-                            let d = dstRow + x0 * channels
-                            for i in 0..<rowSpan { d[i] += s[i] }
-                        } else {
-                            for kx in 0..<g.kernelWidth {
-                                let x = x0 + kx
-                                if x < 0 || x >= g.inputWidth { continue }
-                                let d = dstRow + x * channels, sk = s + kx * channels
-                                for c in 0..<channels { d[c] += sk[c] }
-                            }
+            scatterImages(columns + range.lowerBound * windowsPerImage * depth, images: range,
+                          channels: channels, geometry: g, into: input)
+        }
+    }
+
+    /// ``scatter(_:batch:channels:geometry:into:)`` for the images `images` only, on the
+    /// calling thread; `columns` points at the first window row of those images and `input`
+    /// at the whole batch.
+    static func scatterImages(_ columns: UnsafePointer<Float>, images: Range<Int>, channels: Int,
+                              geometry g: ConvGeometry, into input: UnsafeMutablePointer<Float>) {
+        let depth = g.kernelHeight * g.kernelWidth * channels
+        let rowSpan = g.kernelWidth * channels
+        let imageSize = g.inputHeight * g.inputWidth * channels
+        let windowsPerImage = g.outputHeight * g.outputWidth
+        for n in images {
+            let image = input + n * imageSize
+            for i in 0..<imageSize { image[i] = 0 }
+            for w in 0..<windowsPerImage {
+                let ox = w % g.outputWidth, oy = w / g.outputWidth
+                let src = columns + ((n - images.lowerBound) * windowsPerImage + w) * depth
+                let x0 = ox * g.strideX - g.padLeft
+                let fullRow = x0 >= 0 && x0 + g.kernelWidth <= g.inputWidth
+                for ky in 0..<g.kernelHeight {
+                    let y = oy * g.strideY + ky - g.padTop
+                    if y < 0 || y >= g.inputHeight { continue }
+                    let s = src + ky * rowSpan
+                    let dstRow = image + (y * g.inputWidth) * channels
+                    if fullRow {
+                        let d = dstRow + x0 * channels
+                        for i in 0..<rowSpan { d[i] += s[i] }
+                    } else {
+                        for kx in 0..<g.kernelWidth {
+                            let x = x0 + kx
+                            if x < 0 || x >= g.inputWidth { continue }
+                            let d = dstRow + x * channels, sk = s + kx * channels
+                            for c in 0..<channels { d[c] += sk[c] }
                         }
                     }
                 }

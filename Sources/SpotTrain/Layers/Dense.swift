@@ -55,15 +55,33 @@ public final class Dense: Layer {
         return [inputShape[0], outputFeatures]
     }
 
-    // out is (N, outputFeatures)
+    /// Output (and input) features per independent `sgemm` block. Blocks run in parallel,
+    /// one single-threaded `sgemm` each; their number depends only on the shapes, so results
+    /// do not depend on the thread count.
+    static let blockColumns = 64
+    static let inputBlockColumns = 1024
+
+    // out is (N, outputFeatures): column blocks out[:, j0..<j1] = x · W[:, j0..<j1].
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let shape = outputShape(for: input.shape)
-        let n = shape[0]
+        let n = shape[0], k = inputFeatures, m = outputFeatures
         let out = reuse(&output, shape: shape)
-        BLAS.sgemm(m: n, n: outputFeatures, k: inputFeatures,
-                   a: input.pointer, b: weight.value.pointer, beta: 0, c: out.pointer)
-        addBiasActivate(out.pointer, rows: n, columns: outputFeatures,
-                        bias: bias.value.pointer, activation: activation)
+        let x = input.pointer, w = weight.value.pointer, y = out.pointer, b = bias.value.pointer
+        let activation = self.activation
+        let blocks = (m + Dense.blockColumns - 1) / Dense.blockColumns
+        Parallel.forWorkers(count: blocks) { _, range in
+            for block in range {
+                let j0 = block * Dense.blockColumns, j1 = min(m, j0 + Dense.blockColumns)
+                BLAS.sgemm(m: n, n: j1 - j0, k: k, a: x, b: w + j0, ldb: m, beta: 0, c: y + j0, ldc: m)
+                for r in 0..<n {
+                    let row = y + r * m
+                    switch activation {
+                    case .linear: for j in j0..<j1 { row[j] += b[j] }
+                    case .relu: for j in j0..<j1 { row[j] = max(row[j] + b[j], 0) }
+                    }
+                }
+            }
+        }
         lastInput = input
         return out
     }
@@ -75,17 +93,31 @@ public final class Dense: Layer {
         }
         precondition(outputGradient.shape == out.shape,
                      "Dense \(name): output gradient shape \(outputGradient.shape) does not match output \(out.shape)")
-        let n = input.shape[0]
+        let n = input.shape[0], k = inputFeatures, m = outputFeatures
         let g = activationBackward(activation, output: out, gradient: outputGradient, scratch: &preActivationGradient)
-        // dW += xᵀ · g
-        BLAS.sgemm(transposeA: true, m: inputFeatures, n: outputFeatures, k: n,
-                   a: input.pointer, b: g.pointer, beta: 1, c: weight.gradient.pointer)
-        accumulateColumnSums(g.pointer, rows: n, columns: outputFeatures, into: bias.gradient.pointer)
+        let x = input.pointer, gp = g.pointer, dW = weight.gradient.pointer, w = weight.value.pointer
+        // dW[:, j0..<j1] += xᵀ · g[:, j0..<j1]
+        let blocks = (m + Dense.blockColumns - 1) / Dense.blockColumns
+        Parallel.forWorkers(count: blocks) { _, range in
+            for block in range {
+                let j0 = block * Dense.blockColumns, j1 = min(m, j0 + Dense.blockColumns)
+                BLAS.sgemm(transposeA: true, m: k, n: j1 - j0, k: n, a: x, lda: k, b: gp + j0, ldb: m,
+                           beta: 1, c: dW + j0, ldc: m)
+            }
+        }
+        accumulateColumnSums(gp, rows: n, columns: m, into: bias.gradient.pointer)
         let dx = reuse(&inputGradient, shape: input.shape)
         if computesInputGradient {
-            // dx = g · Wᵀ
-            BLAS.sgemm(transposeB: true, m: n, n: inputFeatures, k: outputFeatures,
-                       a: g.pointer, b: weight.value.pointer, beta: 0, c: dx.pointer)
+            // dx[:, i0..<i1] = g · W[i0..<i1, :]ᵀ
+            let dxp = dx.pointer
+            let inputBlocks = (k + Dense.inputBlockColumns - 1) / Dense.inputBlockColumns
+            Parallel.forWorkers(count: inputBlocks) { _, range in
+                for block in range {
+                    let i0 = block * Dense.inputBlockColumns, i1 = min(k, i0 + Dense.inputBlockColumns)
+                    BLAS.sgemm(transposeB: true, m: n, n: i1 - i0, k: m, a: gp, b: w + i0 * m, ldb: m,
+                               beta: 0, c: dxp + i0, ldc: k)
+                }
+            }
         }
         return dx
     }

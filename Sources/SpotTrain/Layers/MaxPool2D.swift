@@ -68,31 +68,64 @@ public final class MaxPool2D: Layer {
         precondition(input.count <= Int(Int32.max), "MaxPool2D \(name): input shape \(input.shape) too large")
         let src = input.pointer, dst = out.pointer, arg = argmax.baseAddress!
         let pixels = input.shape[0] * g.outputHeight * g.outputWidth
-        Parallel.forChunks(count: pixels, minimumChunk: 1024) { range in
-            for p in range {
-                let ox = p % g.outputWidth
-                let oy = (p / g.outputWidth) % g.outputHeight
-                let n = p / (g.outputWidth * g.outputHeight)
-                let o = dst + p * c, a = arg + p * c
-                for ch in 0..<c { o[ch] = -.infinity; a[ch] = -1 }
-                for ky in 0..<g.kernelHeight {
-                    let y = oy * g.strideY + ky - g.padTop
-                    if y < 0 || y >= g.inputHeight { continue }
-                    for kx in 0..<g.kernelWidth {
-                        let x = ox * g.strideX + kx - g.padLeft
-                        if x < 0 || x >= g.inputWidth { continue }
-                        let base = ((n * g.inputHeight + y) * g.inputWidth + x) * c
-                        let s = src + base
-                        for ch in 0..<c where s[ch] > o[ch] || a[ch] < 0 {
-                            o[ch] = s[ch]
-                            a[ch] = Int32(base + ch)
+        let windowSize = g.kernelHeight * g.kernelWidth
+        Parallel.forChunks(count: pixels, minimumChunk: 256) { range in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: windowSize) { bases in
+                for p in range {
+                    let ox = p % g.outputWidth
+                    let oy = (p / g.outputWidth) % g.outputHeight
+                    let n = p / (g.outputWidth * g.outputHeight)
+                    // The flat offsets of the window's in-bounds pixels, in row-major order.
+                    var count = 0
+                    for ky in 0..<g.kernelHeight {
+                        let y = oy * g.strideY + ky - g.padTop
+                        if y < 0 || y >= g.inputHeight { continue }
+                        for kx in 0..<g.kernelWidth {
+                            let x = ox * g.strideX + kx - g.padLeft
+                            if x < 0 || x >= g.inputWidth { continue }
+                            bases[count] = ((n * g.inputHeight + y) * g.inputWidth + x) * c
+                            count += 1
                         }
                     }
+                    MaxPool2D.reduceWindow(src, bases: bases.baseAddress!, count: count, channels: c,
+                                           into: dst + p * c, argmax: arg + p * c)
                 }
             }
         }
         inputShape = input.shape
         return out
+    }
+
+    /// The channel-wise maximum over `count` pixels (at `src + bases[i]`) and the flat index
+    /// of the first maximum, four channels at a time with SIMD selects.
+    @inline(__always)
+    static func reduceWindow(_ src: UnsafePointer<Float>, bases: UnsafePointer<Int>, count: Int, channels c: Int,
+                             into out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
+        let lanes = SIMD4<Int32>(0, 1, 2, 3)
+        var ch = 0
+        while ch + 4 <= c {
+            var best = UnsafeRawPointer(src + bases[0] + ch).loadUnaligned(as: SIMD4<Float>.self)
+            var index = SIMD4<Int32>(repeating: Int32(truncatingIfNeeded: bases[0] + ch)) &+ lanes
+            for i in 1..<max(count, 1) {
+                let v = UnsafeRawPointer(src + bases[i] + ch).loadUnaligned(as: SIMD4<Float>.self)
+                let better = v .> best
+                best.replace(with: v, where: better)
+                index.replace(with: SIMD4<Int32>(repeating: Int32(truncatingIfNeeded: bases[i] + ch)) &+ lanes, where: better)
+            }
+            UnsafeMutableRawPointer(out + ch).storeBytes(of: best, as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(argmax + ch).storeBytes(of: index, as: SIMD4<Int32>.self)
+            ch += 4
+        }
+        while ch < c {
+            var best = src[bases[0] + ch], index = bases[0] + ch
+            for i in 1..<max(count, 1) where src[bases[i] + ch] > best {
+                best = src[bases[i] + ch]
+                index = bases[i] + ch
+            }
+            out[ch] = best
+            argmax[ch] = Int32(truncatingIfNeeded: index)
+            ch += 1
+        }
     }
 
     // dinput is (N, H, W, C): each output's gradient goes to the input that was its maximum.

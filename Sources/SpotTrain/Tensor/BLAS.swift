@@ -16,7 +16,6 @@ public enum BLAS {
     ///   - b: `B`'s first element; `ldb` its row stride.
     ///   - beta: Scale of the existing `C` (0 overwrites, 1 accumulates).
     ///   - c: `C`'s first element, `[m, n]`; `ldc` its row stride.
-    @inlinable
     public static func sgemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int,
@@ -27,6 +26,7 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) {
         guard m > 0, n > 0 else { return }
+        _ = Threading.defaultsApplied
         let lda = lda ?? (transposeA ? m : k)
         let ldb = ldb ?? (transposeB ? k : n)
         let ldc = ldc ?? n

@@ -9,11 +9,18 @@ import Musl
 
 /// Thread settings for SpotTrain's own loops and for OpenBLAS.
 ///
-/// By default both use every core the process sees. Results never depend on the thread
-/// count of SpotTrain's own loops (each element is computed by exactly one thread in a fixed
-/// way); OpenBLAS may sum in a different order for a different thread count, so bit-exact
-/// reproducibility holds for a fixed ``Threading/configure(threads:)`` value.
+/// SpotTrain's layers split their matrix products into independent blocks (image chunks of a
+/// convolution, column blocks of a dense layer) and run the blocks on its own threads, each
+/// block one single-threaded OpenBLAS call: on few cores this beats OpenBLAS's own threading
+/// on these shapes (see `Docs/Performance.md`). So by default SpotTrain uses every core the
+/// process sees and OpenBLAS runs single-threaded. The blocks and every reduction over them
+/// are fixed by the shapes alone, so results are bit-identical for any thread count.
 public enum Threading {
+    /// Applies the defaults once, before the first BLAS call or configuration.
+    static let defaultsApplied: Void = {
+        openblas_set_num_threads(1)
+    }()
+
     private static let ownThreads = Atomic<Int>(ProcessInfoCores.active)
 
     /// The number of threads SpotTrain's own parallel loops use.
@@ -25,11 +32,14 @@ public enum Threading {
     /// thread is inside a BLAS call.
     /// - Parameters:
     ///   - threads: Threads for SpotTrain's own loops, at least 1; `nil` means every active core.
-    ///   - blasThreads: Threads for OpenBLAS; `nil` means the same as `threads`.
+    ///   - blasThreads: Threads for each OpenBLAS call; `nil` means 1 (SpotTrain's layers
+    ///     call OpenBLAS from several threads at once). Raise it only when your own code makes
+    ///     large matrix products from a single thread.
     public static func configure(threads: Int?, blasThreads: Int? = nil) {
+        _ = defaultsApplied
         let n = max(1, threads ?? ProcessInfoCores.active)
         ownThreads.store(n, ordering: .relaxed)
-        openblas_set_num_threads(Int32(max(1, blasThreads ?? n)))
+        openblas_set_num_threads(Int32(max(1, blasThreads ?? 1)))
     }
 
     /// Sets only the thread count of SpotTrain's own loops, leaving OpenBLAS alone (safe at
@@ -40,7 +50,10 @@ public enum Threading {
     }
 
     /// The number of threads OpenBLAS is currently set to use.
-    public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+    public static var blasThreads: Int {
+        _ = defaultsApplied
+        return Int(openblas_get_num_threads())
+    }
 }
 
 enum ProcessInfoCores {
@@ -78,6 +91,34 @@ public enum Parallel {
                 let lo = count * w / workers
                 let hi = count * (w + 1) / workers
                 if lo < hi { work.value(lo..<hi) }
+            }
+        }
+    }
+}
+
+extension Parallel {
+    /// The number of workers ``forChunks(count:minimumChunk:workers:_:)`` uses for `count`
+    /// items: at most ``Threading/threads`` and at most `count`.
+    public static func workerCount(for count: Int) -> Int {
+        max(1, min(Threading.threads, count))
+    }
+
+    /// Like ``forChunks(count:minimumChunk:_:)`` but hands each call the index of its worker
+    /// (`0..<workerCount(for: count)`), so workers can use their own scratch buffers.
+    /// Worker `w` receives one contiguous range; ranges are disjoint and cover `0..<count`.
+    public static func forWorkers(count: Int, _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let workers = workerCount(for: count)
+        if workers == 1 {
+            body(0, 0..<count)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let work = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let lo = count * w / workers
+                let hi = count * (w + 1) / workers
+                if lo < hi { work.value(w, lo..<hi) }
             }
         }
     }
