@@ -120,6 +120,11 @@ struct EC2CLIMotoTests {
         #expect(volumes.map { $0["volume_id"] as? String } == [volumeId])
         #expect(volumes.first?["name"] as? String == name)
         #expect((volumes.first?["attachments"] as? [[String: Any]])?.first?["instance_id"] as? String == first)
+        // Without --name: every volume carrying the spottrain:volume tag, this one included.
+        let project = try await EC2CLI.run(["ec2", "describe-volumes", "--endpoint", endpoint, "--region", "us-east-1"])
+        let projectVolumes = try #require(try project.json()["volumes"] as? [[String: Any]])
+        #expect(projectVolumes.contains { $0["volume_id"] as? String == volumeId })
+        #expect(projectVolumes.allSatisfy { ($0["tags"] as? [String: String])?["spottrain:volume"] != nil })
 
         // 3. The instance dies holding the volume (stopped: moto detaches volumes of
         //    terminated instances at once); a new one in the same zone takes it over.
