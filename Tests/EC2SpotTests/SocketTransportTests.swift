@@ -118,13 +118,13 @@ import Testing
     }
 
     @Test func rejectsHTTPSWithoutConnecting() async {
-        await expectTransportError(.connectionFailed, containing: "plain HTTP only") {
+        await expectTransportError(.unsupportedRequest, containing: "plain HTTP only") {
             try await SocketHTTPTransport().send(HTTPRequest(method: "GET", url: URL(string: "https://127.0.0.1:1/")!))
         }
     }
 
     @Test func rejectsHostNamesWithoutResolvingThem() async {
-        await expectTransportError(.connectionFailed, containing: "no DNS") {
+        await expectTransportError(.unsupportedRequest, containing: "no DNS") {
             try await SocketHTTPTransport().send(HTTPRequest(method: "GET", url: URL(string: "http://metadata.invalid/")!))
         }
     }
@@ -132,7 +132,7 @@ import Testing
     @Test func rejectsHeaderValuesThatWouldSplitTheRequest() async throws {
         let server = try ScriptedHTTPServer(.respond(bytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")))
         defer { server.stop() }
-        await expectTransportError(.connectionFailed, containing: "control characters") {
+        await expectTransportError(.unsupportedRequest, containing: "control characters") {
             try await send(server, headers: ["x-a": "1\r\nx-injected: 2"])
         }
         #expect(server.receivedRequests.isEmpty)

@@ -3,7 +3,8 @@ import Foundation
 /// When and how long to wait before sending a failed request again.
 ///
 /// Retries throttling errors (``EC2Error/throttlingCodes``), 5xx responses and
-/// ``TransportError``s (no response at all), never other 4xx errors. The wait before retry
+/// ``TransportError``s (no response at all), never other 4xx errors nor requests the
+/// transport refused to send (``TransportError/Kind/unsupportedRequest``). The wait before retry
 /// `n` (1-based) is `random() × min(maxDelay, baseDelay × 2^(n-1))`: exponential backoff
 /// with "full jitter", so that many clients throttled at once do not retry in lockstep.
 public struct RetryPolicy: Sendable {
@@ -41,9 +42,10 @@ public struct RetryPolicy: Sendable {
 
     /// Whether `error` is worth another attempt.
     /// - Parameter error: The error the last attempt threw.
-    /// - Returns: True for throttling, 5xx and transport failures.
+    /// - Returns: True for throttling, 5xx and transport failures other than
+    ///   ``TransportError/Kind/unsupportedRequest``.
     public func isRetryable(_ error: any Error) -> Bool {
-        if error is TransportError { return true }
+        if let error = error as? TransportError { return error.kind != .unsupportedRequest }
         if let error = error as? EC2Error {
             if error.isThrottling { return true }
             if error.code == EC2Error.malformedResponseCode { return false }

@@ -52,6 +52,10 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
         case connectionFailed
         /// The peer sent something that is not valid HTTP.
         case invalidResponse
+        /// The request cannot be sent by this transport at all (an unsupported scheme, a host
+        /// name where only address literals are allowed, an invalid method or header), so
+        /// nothing was sent. Sending it again cannot help: ``RetryPolicy`` never retries it.
+        case unsupportedRequest
     }
 
     /// The kind of failure.
@@ -65,6 +69,7 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
         self.message = message
     }
 
+    /// `"<kind>: <message>"`.
     public var description: String { "\(kind): \(message)" }
 }
 

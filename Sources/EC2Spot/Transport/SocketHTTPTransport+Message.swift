@@ -16,12 +16,12 @@ enum SocketHTTPMessage {
     /// Encodes `request` as HTTP/1.1 bytes: request line, `Host` (with any non-default port),
     /// `Connection: close`, `Content-Length` when there is a body or the method carries one,
     /// the caller's headers, and the body.
-    /// - Throws: ``TransportError`` (`.connectionFailed`) when the method or a header would
+    /// - Throws: ``TransportError`` (`.unsupportedRequest`) when the method or a header would
     ///   break the message framing (control characters, CR or LF).
     static func requestBytes(for request: HTTPRequest, target: SocketHTTPTarget) throws -> [UInt8] {
         let method = request.method.uppercased()
         guard !method.isEmpty, method.utf8.allSatisfy(isTokenByte) else {
-            throw TransportError(.connectionFailed, "invalid HTTP method '\(request.method)'")
+            throw TransportError(.unsupportedRequest, "invalid HTTP method '\(request.method)'")
         }
         var head = "\(method) \(target.requestTarget) HTTP/1.1\r\n"
         head += "host: \(target.hostHeader)\r\n"
@@ -33,10 +33,10 @@ enum SocketHTTPMessage {
             let lower = name.lowercased()
             if managedHeaders.contains(lower) { continue }
             guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
-                throw TransportError(.connectionFailed, "invalid header name '\(name)'")
+                throw TransportError(.unsupportedRequest, "invalid header name '\(name)'")
             }
             guard value.utf8.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
-                throw TransportError(.connectionFailed, "header '\(name)' contains control characters")
+                throw TransportError(.unsupportedRequest, "header '\(name)' contains control characters")
             }
             head += "\(lower): \(value)\r\n"
         }

@@ -63,8 +63,9 @@ public struct SocketHTTPTransport: HTTPTransport {
     ///   IPv6 literal host or `localhost`. `request.timeout` bounds the whole exchange.
     /// - Returns: The parsed response, with lowercase header names and the decoded body.
     /// - Throws: ``TransportError`` with kind `.timedOut` when the deadline passes,
-    ///   `.connectionFailed` when the URL is unsupported (for example `https`), the host
-    ///   cannot be reached, or the connection drops before the response starts, and
+    ///   `.unsupportedRequest` (nothing sent) when the URL is unsupported (for example
+    ///   `https`, or a host name) or the method or a header is invalid, `.connectionFailed`
+    ///   when the host cannot be reached or the connection drops before the response starts, and
     ///   `.invalidResponse` when the peer's bytes are not acceptable HTTP or exceed the size
     ///   limits; `CancellationError` when the calling task is cancelled.
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -125,21 +126,21 @@ struct SocketHTTPTarget: Sendable {
 
     init(url: URL) throws {
         guard let scheme = url.scheme?.lowercased() else {
-            throw TransportError(.connectionFailed, "URL '\(url.absoluteString)' has no scheme; SocketHTTPTransport needs http://")
+            throw TransportError(.unsupportedRequest, "URL '\(url.absoluteString)' has no scheme; SocketHTTPTransport needs http://")
         }
         guard scheme == "http" else {
-            throw TransportError(.connectionFailed,
+            throw TransportError(.unsupportedRequest,
                                  "SocketHTTPTransport speaks plain HTTP only and cannot send to a '\(scheme)://' URL (\(url.host ?? "?")); use an http:// endpoint or another transport")
         }
         guard var host = url.host, !host.isEmpty else {
-            throw TransportError(.connectionFailed, "URL '\(url.absoluteString)' has no host")
+            throw TransportError(.unsupportedRequest, "URL '\(url.absoluteString)' has no host")
         }
         if host.hasPrefix("["), host.hasSuffix("]") {
             host = String(host.dropFirst().dropLast())
         }
         let portNumber = url.port ?? 80
         guard (1...65535).contains(portNumber) else {
-            throw TransportError(.connectionFailed, "URL '\(url.absoluteString)' has an invalid port \(portNumber)")
+            throw TransportError(.unsupportedRequest, "URL '\(url.absoluteString)' has an invalid port \(portNumber)")
         }
         self.host = host
         self.port = UInt16(portNumber)
@@ -151,7 +152,7 @@ struct SocketHTTPTarget: Sendable {
         } else if let v6 = SocketAddress(ipv6: host, port: port) {
             addresses = [v6]
         } else {
-            throw TransportError(.connectionFailed,
+            throw TransportError(.unsupportedRequest,
                                  "SocketHTTPTransport connects only to IPv4/IPv6 literals and 'localhost' (no DNS lookups), not '\(host)'")
         }
 

@@ -40,8 +40,12 @@ public struct URLSessionTransport: HTTPTransport {
     /// Sends `request` and returns the response, whatever its status.
     /// - Parameter request: The request.
     /// - Returns: The response with lowercased header names.
-    /// - Throws: ``TransportError`` when no response arrives; `CancellationError` when cancelled.
+    /// - Throws: ``TransportError`` when no response arrives (kind
+    ///   ``TransportError/Kind/unsupportedRequest``, with nothing sent, for a URL that is not
+    ///   `http(s)://host…` or a method or header that would break the message framing);
+    ///   `CancellationError` when cancelled.
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try Self.validate(request)
         var urlRequest = URLRequest(url: request.url)
         urlRequest.httpMethod = request.method
         let components = request.timeout.components
@@ -84,6 +88,43 @@ public struct URLSessionTransport: HTTPTransport {
         }
     }
 
+    /// Rejects, before anything is sent, what this transport cannot send faithfully: a URL
+    /// without an `http`/`https` scheme or a host, a method that is not an HTTP token, a
+    /// header name that is not a token, or a header value with control characters (CR or LF
+    /// would split the request).
+    static func validate(_ request: HTTPRequest) throws {
+        let scheme = request.url.scheme?.lowercased() ?? ""
+        guard scheme == "http" || scheme == "https" else {
+            throw TransportError(.unsupportedRequest,
+                                 "URLSessionTransport sends http:// and https:// URLs only, not '\(request.url.absoluteString)'")
+        }
+        guard let host = request.url.host, !host.isEmpty else {
+            throw TransportError(.unsupportedRequest, "URL '\(request.url.absoluteString)' has no host")
+        }
+        guard !request.method.isEmpty, request.method.utf8.allSatisfy(isTokenByte) else {
+            throw TransportError(.unsupportedRequest, "invalid HTTP method '\(request.method)'")
+        }
+        for (name, value) in request.headers {
+            guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
+                throw TransportError(.unsupportedRequest, "invalid header name '\(name)'")
+            }
+            guard value.utf8.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+                throw TransportError(.unsupportedRequest, "header '\(name)' contains control characters")
+            }
+        }
+    }
+
+    /// Whether `byte` may appear in an HTTP token (RFC 9110 `tchar`).
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
     static func transportError(_ error: any Error, url: URL) -> any Error {
         let host = url.host ?? "?"
         guard let urlError = error as? URLError else {
@@ -94,6 +135,8 @@ public struct URLSessionTransport: HTTPTransport {
             return CancellationError()
         case .timedOut:
             return TransportError(.timedOut, "request to \(host) timed out")
+        case .unsupportedURL, .badURL:
+            return TransportError(.unsupportedRequest, "cannot send to \(url.absoluteString): \(urlError.localizedDescription)")
         case .badServerResponse, .cannotParseResponse, .cannotDecodeRawData, .cannotDecodeContentData:
             return TransportError(.invalidResponse, "invalid response from \(host): \(urlError.localizedDescription)")
         default:

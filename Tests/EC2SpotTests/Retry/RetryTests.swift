@@ -41,6 +41,21 @@ import Testing
         #expect(clock.sleeps.isEmpty)
     }
 
+    @Test func requestsTheTransportRefusedAreNotRetried() async {
+        let transport = ScriptedEC2Transport()
+        transport.enqueue(.failure(TransportError(.unsupportedRequest, "plain HTTP only")))
+        transport.enqueue(xml: ok)
+        let clock = EC2TestClock()
+        let error = await #expect(throws: TransportError.self) {
+            try await EC2TestClient.make(transport, clock: clock).deleteVolume(volumeId: "vol-1")
+        }
+        #expect(error?.kind == .unsupportedRequest)
+        #expect(transport.requests.count == 1)
+        #expect(clock.sleeps.isEmpty)
+        #expect(!RetryPolicy.standard.isRetryable(TransportError(.unsupportedRequest, "x")))
+        #expect(RetryPolicy.standard.isRetryable(TransportError(.connectionFailed, "x")))
+    }
+
     @Test func givesUpAfterMaxAttempts() async {
         let transport = ScriptedEC2Transport()
         for _ in 0..<5 { transport.enqueue(.failure(TransportError(.connectionFailed, "refused"))) }

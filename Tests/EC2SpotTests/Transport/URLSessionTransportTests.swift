@@ -31,5 +31,22 @@ import Glibc
         #expect(error?.kind == .connectionFailed)
         #expect(error?.message.contains("127.0.0.1") == true)
     }
+
+    @Test func unsupportedSchemesAndHeaderInjectionAreRejectedBeforeSending() async throws {
+        let port = try #require(Self.closedLoopbackPort())
+        let cases: [(HTTPRequest, String)] = [
+            (HTTPRequest(method: "GET", url: URL(string: "ftp://127.0.0.1:\(port)/")!), "http:// and https://"),
+            (HTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(port)/")!,
+                         headers: ["x-a": "1\r\nx-injected: 2"]), "control characters"),
+            (HTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(port)/")!,
+                         headers: ["bad name": "1"]), "invalid header name"),
+            (HTTPRequest(method: "G T", url: URL(string: "http://127.0.0.1:\(port)/")!), "invalid HTTP method"),
+        ]
+        for (request, fragment) in cases {
+            let error = await #expect(throws: TransportError.self) { try await URLSessionTransport().send(request) }
+            #expect(error?.kind == .unsupportedRequest, "\(String(describing: error))")
+            #expect(error?.message.contains(fragment) == true, "\(String(describing: error))")
+        }
+    }
 }
 #endif
