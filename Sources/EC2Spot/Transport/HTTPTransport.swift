@@ -25,6 +25,37 @@ public struct HTTPRequest: Sendable, Equatable {
     }
 }
 
+extension HTTPRequest {
+    /// Checks what every transport must refuse before sending: a method that is not an HTTP
+    /// token, a header name that is not a token, or a header value with control characters
+    /// (a CR or LF would split the request).
+    /// - Throws: ``TransportError`` with kind ``TransportError/Kind/unsupportedRequest``.
+    public func validateMethodAndHeaders() throws {
+        guard !method.isEmpty, method.utf8.allSatisfy(HTTPRequest.isTokenByte) else {
+            throw TransportError(.unsupportedRequest, "invalid HTTP method '\(method)'")
+        }
+        for (name, value) in headers {
+            guard !name.isEmpty, name.utf8.allSatisfy(HTTPRequest.isTokenByte) else {
+                throw TransportError(.unsupportedRequest, "invalid header name '\(name)'")
+            }
+            guard value.utf8.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+                throw TransportError(.unsupportedRequest, "header '\(name)' contains control characters")
+            }
+        }
+    }
+
+    /// Whether `byte` may appear in an HTTP token (RFC 9110 `tchar`).
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}
+
 /// One HTTP response.
 public struct HTTPResponse: Sendable, Equatable {
     /// The status code.

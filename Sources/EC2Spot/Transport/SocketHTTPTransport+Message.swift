@@ -19,10 +19,8 @@ enum SocketHTTPMessage {
     /// - Throws: ``TransportError`` (`.unsupportedRequest`) when the method or a header would
     ///   break the message framing (control characters, CR or LF).
     static func requestBytes(for request: HTTPRequest, target: SocketHTTPTarget) throws -> [UInt8] {
+        try request.validateMethodAndHeaders()
         let method = request.method.uppercased()
-        guard !method.isEmpty, method.utf8.allSatisfy(isTokenByte) else {
-            throw TransportError(.unsupportedRequest, "invalid HTTP method '\(request.method)'")
-        }
         var head = "\(method) \(target.requestTarget) HTTP/1.1\r\n"
         head += "host: \(target.hostHeader)\r\n"
         head += "connection: close\r\n"
@@ -32,12 +30,6 @@ enum SocketHTTPMessage {
         for (name, value) in request.headers.sorted(by: { $0.key < $1.key }) {
             let lower = name.lowercased()
             if managedHeaders.contains(lower) { continue }
-            guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
-                throw TransportError(.unsupportedRequest, "invalid header name '\(name)'")
-            }
-            guard value.utf8.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
-                throw TransportError(.unsupportedRequest, "header '\(name)' contains control characters")
-            }
             head += "\(lower): \(value)\r\n"
         }
         if request.headers.keys.contains(where: { $0.lowercased() == "user-agent" }) == false {
@@ -47,17 +39,6 @@ enum SocketHTTPMessage {
         var bytes = Array(head.utf8)
         bytes.append(contentsOf: request.body)
         return bytes
-    }
-
-    /// Whether `byte` may appear in an HTTP token (method or header name).
-    static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
     }
 
     /// Reads and decodes one response from a connection, within the size limits.
@@ -182,7 +163,7 @@ enum SocketHTTPMessage {
         /// Parses `name: value`, returning the lowercased name and the trimmed value.
         static func parseHeaderLine(_ line: ArraySlice<UInt8>, peer: String) throws -> (String, String) {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex,
-                  line[line.startIndex..<colon].allSatisfy(SocketHTTPMessage.isTokenByte) else {
+                  line[line.startIndex..<colon].allSatisfy(HTTPRequest.isTokenByte) else {
                 let shown = String(decoding: line.prefix(80), as: UTF8.self)
                 throw TransportError(.invalidResponse, "invalid header line from \(peer): '\(shown)'")
             }

@@ -101,28 +101,7 @@ public struct URLSessionTransport: HTTPTransport {
         guard let host = request.url.host, !host.isEmpty else {
             throw TransportError(.unsupportedRequest, "URL '\(request.url.absoluteString)' has no host")
         }
-        guard !request.method.isEmpty, request.method.utf8.allSatisfy(isTokenByte) else {
-            throw TransportError(.unsupportedRequest, "invalid HTTP method '\(request.method)'")
-        }
-        for (name, value) in request.headers {
-            guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
-                throw TransportError(.unsupportedRequest, "invalid header name '\(name)'")
-            }
-            guard value.utf8.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
-                throw TransportError(.unsupportedRequest, "header '\(name)' contains control characters")
-            }
-        }
-    }
-
-    /// Whether `byte` may appear in an HTTP token (RFC 9110 `tchar`).
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
+        try request.validateMethodAndHeaders()
     }
 
     static func transportError(_ error: any Error, url: URL) -> any Error {
