@@ -125,6 +125,32 @@ struct TrainCommand: ParsableCommand {
     private func train() throws {
         let clock = ContinuousClock()
         let start = clock.now
+        var signals: SignalInterruptionSource?
+        var feed: SpotNoticeFeed?
+        defer {
+            feed?.stop()
+            signals?.uninstall()
+        }
+        // Handle signals and notices from the start: one arriving while the data and the
+        // checkpoint load is acted on before the first batch.
+        let flag = InterruptionFlag()
+        if checkpointDir != nil {
+            let signalSource = SignalInterruptionSource(flag: flag, onRepeat: { signal in
+                printNotice("interruption: \(SignalInterruptionSource.name(of: signal)) again: exiting now "
+                            + "(checkpoints on disk are intact)")
+                _exit(128 + signal)
+            }, log: { printNotice($0) })
+            try signalSource.install()
+            signals = signalSource
+            if spot {
+                let spotFeed = try SpotNoticeFeed(endpoint: imdsEndpoint.flatMap(URL.init(string:)),
+                                                  pollInterval: pollInterval ?? 5, flag: flag)
+                printNotice("spot: watching \(spotFeed.endpoint.absoluteString) for interruption notices every "
+                            + String(format: "%g s", pollInterval ?? 5))
+                spotFeed.start()
+                feed = spotFeed
+            }
+        }
         Threading.configure(threads: threads)
         let (trainSet, testSet) = try MNIST.load(from: data, trainLimit: trainLimit, testLimit: testLimit)
 
@@ -141,32 +167,7 @@ struct TrainCommand: ParsableCommand {
         var resumed: ResumePoint?
         var checkpointer: ModelCheckpoint?
         var interruption: SpotInterruption?
-        var signals: SignalInterruptionSource?
-        var feed: SpotNoticeFeed?
-        defer {
-            feed?.stop()
-            signals?.uninstall()
-        }
         if let checkpointDir {
-            // Handle signals and notices from the start: one arriving while the data and the
-            // checkpoint load is acted on before the first batch.
-            let flag = InterruptionFlag()
-            let signalSource = SignalInterruptionSource(flag: flag, onRepeat: { signal in
-                printNotice("interruption: \(SignalInterruptionSource.name(of: signal)) again: exiting now "
-                            + "(checkpoints on disk are intact)")
-                _exit(128 + signal)
-            }, log: { printNotice($0) })
-            try signalSource.install()
-            signals = signalSource
-            if spot {
-                let spotFeed = try SpotNoticeFeed(endpoint: imdsEndpoint.flatMap(URL.init(string:)),
-                                                  pollInterval: pollInterval ?? 5, flag: flag)
-                printNotice("spot: watching \(spotFeed.endpoint.absoluteString) for interruption notices every "
-                            + String(format: "%g s", pollInterval ?? 5))
-                spotFeed.start()
-                feed = spotFeed
-            }
-
             let directory = CheckpointDirectory(path: checkpointDir)
             if fresh {
                 try CheckpointArchive.moveAside(directory)
@@ -184,7 +185,8 @@ struct TrainCommand: ParsableCommand {
                                         everySeconds: saveEverySeconds, keep: keep)
             // SpotInterruption drives the ModelCheckpoint (regular saves as before, plus the
             // emergency save); it is registered in its place.
-            let handler = SpotInterruption(source: flag, checkpoint: saver, log: { printNotice($0) })
+            let handler = SpotInterruption(source: flag, checkpoint: saver, resumedCheckpoint: resumed?.file,
+                                           log: { printNotice($0) })
             callbacks.append(handler)
             checkpointer = saver
             interruption = handler

@@ -52,6 +52,9 @@ final class SpotChild {
         return (process.terminationStatus, exitedAt)
     }
 
+    /// The file the child's standard output goes to.
+    var stdoutPath: String { outURL.path }
+
     /// What the child wrote on standard error.
     var stderr: String { (try? String(contentsOf: errURL, encoding: .utf8)) ?? "" }
 

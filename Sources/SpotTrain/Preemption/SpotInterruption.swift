@@ -99,6 +99,9 @@ public final class SpotInterruption: Callback {
     /// Early checkpoints written because of rebalance recommendations.
     public private(set) var rebalanceSaves = 0
 
+    /// The checkpoint the run resumed from: it already holds the state at its step.
+    public let resumedCheckpoint: CheckpointFile?
+
     private var handledRebalance: InterruptionRequest?
     private let now: () -> Date
     private let log: (String) -> Void
@@ -112,11 +115,13 @@ public final class SpotInterruption: Callback {
     ///   - safetyFactor: Margin on the save-time estimate (default 2, must be ≥ 1).
     ///   - assumedSaveSeconds: The estimate before a save was measured (default 1 s).
     ///   - saveOnRebalance: Checkpoint early on a rebalance recommendation (default `true`).
+    ///   - resumedCheckpoint: The checkpoint the run resumed from, if any; an interruption
+    ///     before the first batch reuses it instead of writing the same state again.
     ///   - now: The wall clock that deadlines are compared with (injectable for tests).
     ///   - log: Receives one line per decision (default: standard error).
     public init(source: any InterruptionSource, checkpoint: ModelCheckpoint, safetyFactor: Double = 2,
                 assumedSaveSeconds: Double = 1, saveOnRebalance: Bool = true,
-                now: @escaping () -> Date = { Date() }, log: ((String) -> Void)? = nil) {
+                resumedCheckpoint: CheckpointFile? = nil, now: @escaping () -> Date = { Date() }, log: ((String) -> Void)? = nil) {
         precondition(safetyFactor >= 1, "SpotInterruption: safetyFactor \(safetyFactor) must be at least 1")
         precondition(assumedSaveSeconds >= 0, "SpotInterruption: assumedSaveSeconds \(assumedSaveSeconds) must not be negative")
         self.source = source
@@ -124,6 +129,7 @@ public final class SpotInterruption: Callback {
         self.safetyFactor = safetyFactor
         self.assumedSaveSeconds = assumedSaveSeconds
         self.saveOnRebalance = saveOnRebalance
+        self.resumedCheckpoint = resumedCheckpoint
         self.now = now
         self.log = log ?? { writeToStandardError("spottrain: " + $0 + "\n") }
     }
@@ -195,7 +201,7 @@ public final class SpotInterruption: Callback {
         log("interruption: \(request.kind.rawValue) from \(request.reason)\(deadlineText), acting on it at step \(step) "
             + String(format: "(%.3f s after it was detected)", lag))
 
-        if let saved = checkpoint.lastSaved, saved.globalStep == step {
+        if let saved = checkpoint.lastSaved ?? resumedCheckpoint, saved.globalStep == step {
             outcome = .alreadySaved(saved)
             file = saved
             log("interruption: checkpoint \(saved.path) already holds step \(step); not saving again")

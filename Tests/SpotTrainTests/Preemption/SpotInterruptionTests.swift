@@ -115,6 +115,17 @@ private final class RaisingFileSystem: CheckpointFileSystem, @unchecked Sendable
         let resumed = ModelCheckpointTests.makeTrainer(seed: 99)
         let progress = try TrainingState.restore(loaded.checkpoint, into: resumed, batchSize: 16, trainingCount: 64)
         #expect(progress.globalStep == 6)
+        // A notice already pending when the resumed run starts reuses the resumed file.
+        let pending = InterruptionFlag()
+        pending.raise(Self.notice(deadline: nil))
+        let again = SpotInterruption(source: pending, checkpoint: ModelCheckpoint(directory: run.directory, log: { _ in }),
+                                     resumedCheckpoint: loaded.file, log: { _ in })
+        let stopped = try resumed.fit(train: Self.train, epochs: 3, batchSize: 16, seed: 7, callbacks: [again],
+                                      resumeFrom: progress)
+        #expect(stopped.status == .interrupted && stopped.globalStep == 6)
+        #expect(again.report?.outcome == .alreadySaved(loaded.file))
+        #expect(try run.directory.list().map(\.globalStep) == [6])
+
         let context = try resumed.fit(train: Self.train, epochs: 3, batchSize: 16, seed: 7, resumeFrom: progress)
         #expect(context.status == .completed)
         #expect(resumed.model.parameterFingerprintBytes() == expected)
