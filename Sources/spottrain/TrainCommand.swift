@@ -10,8 +10,19 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train the MNIST CNN, with checkpoints that survive interruptions.",
         discussion: """
         Reads the four standard MNIST IDX files (raw or gzipped) from --data. Progress goes to
-        standard error; --summary writes one JSON object when the run ends. Exit codes: 0 done,
-        1 runtime error, 64 usage error, 75 interrupted after a good checkpoint.
+        standard error; --summary writes one JSON object when the run ends.
+
+        Interruptions: with --checkpoint-dir, SIGTERM or SIGINT makes the run finish the current
+        batch, write a checkpoint and stop (a second signal exits at once). --spot also polls
+        the EC2 instance-metadata service (IMDSv2) for spot interruption notices, which are
+        handled the same way, within their two-minute deadline; a rebalance recommendation
+        triggers an early checkpoint. If the deadline has passed (or is too close for a save),
+        or the emergency save fails, the previous checkpoint is kept and the run exits 1.
+
+        Exit codes: 0 done; 75 interrupted after writing a checkpoint of the step it stopped
+        at (restart to continue, nothing lost); 1 runtime error, including an interruption
+        that could not be checkpointed (a restart resumes from the previous checkpoint);
+        64 usage error.
         """
     )
 
@@ -67,6 +78,16 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Do not show progress.")
     var quiet = false
 
+    @Flag(help: "Watch the EC2 instance-metadata service for spot interruption notices (needs --checkpoint-dir).")
+    var spot = false
+
+    @Option(name: .customLong("imds-endpoint"),
+            help: "IMDS base URL for --spot (default: $AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254).")
+    var imdsEndpoint: String?
+
+    @Option(name: .customLong("poll-interval"), help: "Seconds between IMDS polls with --spot (default 5).")
+    var pollInterval: Double?
+
     func validate() throws {
         guard epochs >= 0 else { throw ValidationError("--epochs must not be negative") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
@@ -81,6 +102,20 @@ struct TrainCommand: ParsableCommand {
         if checkpointDir == nil && (saveEverySteps != nil || saveEverySeconds != nil || keep != nil || fresh) {
             throw ValidationError("--save-every-steps, --save-every-seconds, --keep and --fresh need --checkpoint-dir")
         }
+        if spot && checkpointDir == nil {
+            throw ValidationError("--spot needs --checkpoint-dir: an interruption is only survivable with a checkpoint")
+        }
+        if !spot && (imdsEndpoint != nil || pollInterval != nil) {
+            throw ValidationError("--imds-endpoint and --poll-interval need --spot")
+        }
+        if let pollInterval, !(pollInterval > 0 && pollInterval <= 3600) {
+            throw ValidationError("--poll-interval must be a number of seconds in (0, 3600]")
+        }
+        if let imdsEndpoint {
+            guard let url = URL(string: imdsEndpoint), url.scheme?.lowercased() == "http", url.host != nil else {
+                throw ValidationError("--imds-endpoint must be an http:// URL with a host, got '\(imdsEndpoint)'")
+            }
+        }
     }
 
     func run() throws {
@@ -90,6 +125,32 @@ struct TrainCommand: ParsableCommand {
     private func train() throws {
         let clock = ContinuousClock()
         let start = clock.now
+        var signals: SignalInterruptionSource?
+        var feed: SpotNoticeFeed?
+        defer {
+            feed?.stop()
+            signals?.uninstall()
+        }
+        // Handle signals and notices from the start: one arriving while the data and the
+        // checkpoint load is acted on before the first batch.
+        let flag = InterruptionFlag()
+        if checkpointDir != nil {
+            let signalSource = SignalInterruptionSource(flag: flag, onRepeat: { signal in
+                printNotice("interruption: \(SignalInterruptionSource.name(of: signal)) again: exiting now "
+                            + "(checkpoints on disk are intact)")
+                _exit(128 + signal)
+            }, log: { printNotice($0) })
+            try signalSource.install()
+            signals = signalSource
+            if spot {
+                let spotFeed = try SpotNoticeFeed(endpoint: imdsEndpoint.flatMap(URL.init(string:)),
+                                                  pollInterval: pollInterval ?? 5, flag: flag)
+                printNotice("spot: watching \(spotFeed.endpoint.absoluteString) for interruption notices every "
+                            + String(format: "%g s", pollInterval ?? 5))
+                spotFeed.start()
+                feed = spotFeed
+            }
+        }
         Threading.configure(threads: threads)
         let (trainSet, testSet) = try MNIST.load(from: data, trainLimit: trainLimit, testLimit: testLimit)
 
@@ -105,6 +166,7 @@ struct TrainCommand: ParsableCommand {
         var runSeed = seed
         var resumed: ResumePoint?
         var checkpointer: ModelCheckpoint?
+        var interruption: SpotInterruption?
         if let checkpointDir {
             let directory = CheckpointDirectory(path: checkpointDir)
             if fresh {
@@ -121,20 +183,31 @@ struct TrainCommand: ParsableCommand {
             }
             let saver = ModelCheckpoint(directory: directory, everySteps: saveEverySteps,
                                         everySeconds: saveEverySeconds, keep: keep)
-            callbacks.append(saver)
+            // SpotInterruption drives the ModelCheckpoint (regular saves as before, plus the
+            // emergency save); it is registered in its place.
+            let handler = SpotInterruption(source: flag, checkpoint: saver, resumedCheckpoint: resumed?.file,
+                                           log: { printNotice($0) })
+            callbacks.append(handler)
             checkpointer = saver
+            interruption = handler
         }
 
         let context = try trainer.fit(train: trainSet, validation: testSet, epochs: epochs, batchSize: batchSize,
                                       seed: runSeed, maxSteps: maxSteps, callbacks: callbacks,
                                       resumeFrom: resumed?.progress)
 
+        feed?.stop()
+        let report = context.status == .interrupted ? interruption?.report : nil
+
         // Test metrics of the final weights: the last epoch's validation pass if nothing was
-        // trained after it, else a fresh evaluation.
-        let test: (loss: Double, accuracy: Double)
+        // trained after it, else a fresh evaluation (skipped after an interruption: the
+        // machine is going away, and the time is better spent exiting).
+        let test: (loss: Double, accuracy: Double)?
         if context.stepInEpoch == 0, let last = context.progress.history.last,
            let loss = last["val_loss"], let accuracy = last["val_accuracy"] {
             test = (loss, accuracy)
+        } else if report != nil {
+            test = nil
         } else {
             let e = trainer.evaluate(testSet)
             test = (e.loss, e.accuracy)
@@ -144,8 +217,8 @@ struct TrainCommand: ParsableCommand {
             status: context.status.rawValue,
             epochsCompleted: progress.history.count,
             globalStep: progress.globalStep,
-            testAccuracy: test.accuracy,
-            testLoss: test.loss,
+            testAccuracy: test?.accuracy,
+            testLoss: test?.loss,
             trainLoss: context.logs["loss"],
             samplesPerSecond: progress.trainingSeconds > 0 ? Double(progress.trainingSamples) / progress.trainingSeconds : 0,
             wallSeconds: start.duration(to: clock.now).seconds,
@@ -155,12 +228,28 @@ struct TrainCommand: ParsableCommand {
             history: progress.history,
             resumedFrom: resumed?.file.path,
             resumedStep: resumed?.progress.globalStep,
-            checkpoint: checkpointer?.lastSaved?.path)
-        if !quiet {
+            checkpoint: report.map { $0.checkpoint?.path } ?? checkpointer?.lastSaved?.path)
+        if !quiet, let test {
             printNotice("\(result.status) at step \(result.globalStep): "
                         + String(format: "test accuracy %.4f, test loss %.4f, %.0f samples/s",
                                  test.accuracy, test.loss, result.samplesPerSecond))
         }
-        if let summary { try result.write(to: summary) }
+        guard let report else {
+            if let summary { try SpotRunSummary(base: result, interruption: nil).write(to: summary) }
+            return
+        }
+        let details = InterruptionSummary(report, exitAt: Date())
+        if let summary { try SpotRunSummary(base: result, interruption: details).write(to: summary) }
+        let timing = String(format: "%.3f s from notice to exit (checkpoint %.3f s)",
+                            details.noticeToExitSeconds, details.checkpointSeconds)
+        if report.checkpointIsCurrent {
+            printNotice("interrupted at step \(report.globalStep) by \(report.request.kind.rawValue) (\(report.request.reason)); "
+                        + "checkpoint \(report.checkpoint?.path ?? "?"); \(timing); exit \(ExitStatus.interrupted): restart to continue")
+            throw ExitCode(ExitStatus.interrupted)
+        }
+        printError("interrupted at step \(report.globalStep) by \(report.request.kind.rawValue) (\(report.request.reason)) "
+                   + "WITHOUT a checkpoint of this step (\(report.outcomeName)); a restart resumes from "
+                   + (report.checkpoint.map { "\($0.path) (step \($0.globalStep))" } ?? "scratch") + "; \(timing)")
+        throw ExitCode(ExitStatus.failure)
     }
 }

@@ -1,0 +1,87 @@
+import Foundation
+import SpotTrain
+
+/// The `interruption` object of the `--summary` JSON: what stopped the run and how fast the
+/// process got from the notice to its exit. `null` when the run was not interrupted.
+struct InterruptionSummary: Encodable {
+    /// `terminate`, `stop`, `hibernate` or `signal`.
+    var kind: String
+    /// Where it came from: `IMDS spot/instance-action`, `SIGTERM`, … .
+    var reason: String
+    /// The deadline (ISO 8601), or `nil` for a signal.
+    var deadline: String?
+    /// When the process learned of it.
+    var detectedAt: String
+    /// When the training loop acted on it (after the batch in progress).
+    var handledAt: String
+    /// The global step training stopped at.
+    var step: Int
+    /// `saved`, `already_saved`, `skipped_deadline` or `save_failed`.
+    var outcome: String
+    /// Whether a checkpoint at `step` exists (exit 75) or not (exit 1).
+    var checkpointCurrent: Bool
+    /// Seconds spent writing the emergency checkpoint.
+    var checkpointSeconds: Double
+    /// Seconds from detection to the summary being written, just before exit.
+    var noticeToExitSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case kind, reason, deadline, step, outcome
+        case detectedAt = "detected_at"
+        case handledAt = "handled_at"
+        case checkpointCurrent = "checkpoint_current"
+        case checkpointSeconds = "checkpoint_seconds"
+        case noticeToExitSeconds = "notice_to_exit_seconds"
+    }
+
+    init(_ report: SpotInterruption.Report, exitAt: Date) {
+        kind = report.request.kind.rawValue
+        reason = report.request.reason
+        deadline = report.request.deadline.map(InterruptionRequest.format)
+        detectedAt = InterruptionRequest.format(report.request.detectedAt)
+        handledAt = InterruptionRequest.format(report.handledAt)
+        step = report.globalStep
+        outcome = report.outcomeName
+        checkpointCurrent = report.checkpointIsCurrent
+        checkpointSeconds = report.checkpointSeconds
+        noticeToExitSeconds = exitAt.timeIntervalSince(report.request.detectedAt)
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(deadline, forKey: .deadline)
+        try c.encode(detectedAt, forKey: .detectedAt)
+        try c.encode(handledAt, forKey: .handledAt)
+        try c.encode(step, forKey: .step)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encode(checkpointCurrent, forKey: .checkpointCurrent)
+        try c.encode(checkpointSeconds, forKey: .checkpointSeconds)
+        try c.encode(noticeToExitSeconds, forKey: .noticeToExitSeconds)
+    }
+}
+
+/// A ``RunSummary`` plus the `interruption` key, written the same way (every key present,
+/// sorted, atomically). Kept beside `RunSummary` so that its keys stay stable.
+struct SpotRunSummary: Encodable {
+    var base: RunSummary
+    var interruption: InterruptionSummary?
+
+    private enum ExtraKeys: String, CodingKey { case interruption }
+
+    func encode(to encoder: Encoder) throws {
+        try base.encode(to: encoder)
+        var c = encoder.container(keyedBy: ExtraKeys.self)
+        try c.encode(interruption, forKey: .interruption)
+    }
+
+    /// Writes the JSON to `path` through a temporary file and a rename.
+    func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        var data = try encoder.encode(self)
+        data.append(0x0A)
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}
