@@ -9,7 +9,8 @@ enum ExitStatus {
     static let failure: Int32 = 1
     /// Invalid command line (argument-parser's own validation also uses 64).
     static let usage: Int32 = 64
-    /// Interrupted after a good checkpoint (EX_TEMPFAIL): restart to continue.
+    /// Interrupted, and a checkpoint of the step it stopped at exists (EX_TEMPFAIL): restart
+    /// to continue with nothing lost. An interruption that could not be checkpointed exits 1.
     static let interrupted: Int32 = 75
 }
 

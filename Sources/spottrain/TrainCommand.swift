@@ -41,7 +41,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed for initial weights, shuffling and dropout.")
     var seed: UInt64 = 1
 
-    @Option(help: "Threads for OpenBLAS and SpotTrain's loops (default: all cores). Bit-exact results need the same value.")
+    @Option(help: "Threads for SpotTrain's kernels (default: all cores). Results are bit-identical for any value.")
     var threads: Int?
 
     @Option(name: .customLong("max-steps"), help: "Stop after this global step.")

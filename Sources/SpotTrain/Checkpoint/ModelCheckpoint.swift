@@ -10,6 +10,9 @@
 /// A failed save does not stop training: it is reported through `log`, recorded in
 /// ``lastError``, and every existing checkpoint stays intact. Set `failOnError` to make a
 /// failed save abort training instead.
+///
+/// With ``SpotInterruption``, register only the `SpotInterruption` (it drives this object:
+/// its regular saves and the emergency save on a notice).
 public final class ModelCheckpoint: Callback {
     /// The directory checkpoints are written to.
     public let directory: CheckpointDirectory
