@@ -30,6 +30,8 @@ def kv_rows(path):
         return rows
     for line in open(path, errors="replace"):
         toks = line.split()
+        if toks and re.fullmatch(r"[a-z_]+", toks[0]):
+            toks = toks[1:]  # a leading tag such as `sgemm` or `checkpoint_save`
         if toks and all("=" in t for t in toks):
             rows.append(dict(t.split("=", 1) for t in toks))
     return rows
@@ -242,13 +244,13 @@ def main(out, target=0.99):
                 a = med([r.get("train_s_to_target", float("nan")) for r in runs])
                 b = med([r.get("train_s_to_target", float("nan")) for r in s])
                 if a == a and b == b:
-                    parts.append(f"time to target {a / b:.2f}x faster")
-                parts.append(f"training s/epoch {med([r['epoch_train_s'] for r in runs]) / med([r['epoch_train_s'] for r in s]):.2f}x faster")
+                    parts.append(f"training time to target {fw}/spottrain {a / b:.2f}")
+                parts.append(f"training s/epoch {fw}/spottrain {med([r['epoch_train_s'] for r in runs]) / med([r['epoch_train_s'] for r in s]):.2f}")
                 ca, cb = med([r.get("ckpt_ms", float("nan")) for r in runs]), med([r.get("ckpt_ms", float("nan")) for r in s])
                 parts.append(f"checkpoint time {fw}/spottrain {ca / cb:.2f}")
                 ra, rb = med([r["rss_mb"] for r in runs]), med([r["rss_mb"] for r in s])
                 parts.append(f"peak RSS spottrain/{fw} {rb / ra:.2f}")
-                print(f"- spottrain vs {fw}: " + "; ".join(parts))
+                print(f"- spottrain vs {fw} (time ratios above 1: spottrain faster): " + "; ".join(parts))
         print()
 
 
