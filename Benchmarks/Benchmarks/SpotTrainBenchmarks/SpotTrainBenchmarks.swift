@@ -149,19 +149,33 @@ func locateMNISTTrainImages() -> String? {
 
 /// Tolerances for `swift package benchmark thresholds check` (against the p90 values
 /// committed in `Thresholds/`) and `baseline check`: generous on time (the machine is shared
-/// and noisy), tight on allocations. Every recorded metric needs one: a metric without a
+/// and noisy), tight on allocated bytes. Every recorded metric needs one: a metric without a
 /// tolerance is checked for exact equality.
+///
+/// Allocations are measured in the measured region only, and include the harness's own
+/// (16 mallocs, 35 KB: see "harness overhead (empty)"). A training step of the mnist_cnn
+/// makes about 170 further small allocations (libdispatch's `concurrentPerform`, shape
+/// arrays, per-chunk scratch), about 170 KB, varying by ±20 KB from run to run with the
+/// thread scheduling; what the "no tensor buffer allocated per batch" claim needs is a
+/// bound that any activation-sized allocation breaks: the conv and pooling activations at
+/// batch 128 are 4.7–19 MB, so ±64 KB.
 enum Tolerance {
     static var time: BenchmarkThresholds { .init(relative: [.p50: 35.0, .p90: 50.0]) }
     static var memory: BenchmarkThresholds { .init(relative: [.p50: 20.0, .p90: 20.0]) }
-    /// For code that allocates a fixed, small number of blocks (or none): ±2 mallocs.
-    static var fewMallocs: BenchmarkThresholds { .init(absolute: [.p50: 2, .p90: 2]) }
-    /// For code whose allocation count is larger (file I/O, decoders): ±5 %.
-    static var manyMallocs: BenchmarkThresholds { .init(relative: [.p50: 5.0, .p90: 5.0]) }
+    /// Kernels and the training step: ±100 mallocs, ±64 KB allocated per iteration.
+    static var kernelMallocs: BenchmarkThresholds { .init(absolute: [.p50: 100, .p90: 100]) }
+    static var kernelBytes: BenchmarkThresholds { .init(absolute: [.p50: 65536, .p90: 65536]) }
+    /// File I/O, decoders, compression (allocations proportional to the data): ±5 %.
+    static var ioAllocations: BenchmarkThresholds { .init(relative: [.p50: 5.0, .p90: 5.0]) }
 
-    static func standard(mallocs: BenchmarkThresholds) -> [BenchmarkMetric: BenchmarkThresholds] {
-        [.wallClock: time, .throughput: time,
-         .mallocCountTotal: mallocs, .peakMemoryResident: memory]
+    static var kernel: [BenchmarkMetric: BenchmarkThresholds] {
+        [.wallClock: time, .throughput: time, .peakMemoryResident: memory,
+         .mallocCountTotal: kernelMallocs, .mallocBytesCount: kernelBytes]
+    }
+
+    static var io: [BenchmarkMetric: BenchmarkThresholds] {
+        [.wallClock: time, .throughput: time, .peakMemoryResident: memory,
+         .mallocCountTotal: ioAllocations, .mallocBytesCount: ioAllocations]
     }
 }
 
@@ -169,13 +183,13 @@ enum Tolerance {
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident],
+        metrics: [.wallClock, .throughput, .mallocCountTotal, .mallocBytesCount, .peakMemoryResident],
         timeUnits: .milliseconds,
         warmupIterations: 3,
         scalingFactor: .one,
         maxDuration: .seconds(10),
         maxIterations: 50,
-        thresholds: Tolerance.standard(mallocs: Tolerance.fewMallocs)
+        thresholds: Tolerance.kernel
     )
 
     // The harness's own allocations in a measured region (the floor of every malloc count
@@ -235,8 +249,9 @@ let benchmarks: @Sendable () -> Void = {
 
     // Forward, loss, backward and Adam step of the whole mnist_cnn on one batch of 128:
     // 128 × 71.6 MFLOP = 9.17 GFLOP. The trainer is shared across iterations, so after the
-    // warm-up iterations every buffer exists: mallocCountTotal is the per-step allocation
-    // count in steady state (the claim is 0).
+    // warm-up iterations every buffer exists: the malloc metrics are the per-step
+    // allocations in steady state (no tensor buffer: a few KB of small blocks, see
+    // `Tolerance`).
     let trainStep = Lazy { TrainStepFixture() }
     Benchmark("mnist_cnn train step, batch 128") { benchmark in
         let f = trainStep.value
@@ -256,7 +271,7 @@ let benchmarks: @Sendable () -> Void = {
     // directory: what ModelCheckpoint does at each epoch end. Default options (uncompressed).
     let checkpoint = Lazy { CheckpointFixture() }
     Benchmark("checkpoint save (fsync), mnist_cnn + Adam, 14.4 MB",
-              configuration: .init(thresholds: Tolerance.standard(mallocs: Tolerance.manyMallocs),
+              configuration: .init(thresholds: Tolerance.io,
                                    teardown: { checkpoint.ifMade?.remove() })) { benchmark in
         let f = checkpoint.value
         benchmark.startMeasurement()
@@ -267,7 +282,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // Read + verify every CRC + decode into tensors.
     Benchmark("checkpoint verified load, mnist_cnn + Adam, 14.4 MB",
-              configuration: .init(thresholds: Tolerance.standard(mallocs: Tolerance.manyMallocs),
+              configuration: .init(thresholds: Tolerance.io,
                                    teardown: { checkpoint.ifMade?.remove() })) { benchmark in
         let f = checkpoint.value
         let file = try f.save()
@@ -288,7 +303,7 @@ let benchmarks: @Sendable () -> Void = {
     // Gunzip (9.9 MB → 47 MB) and parse 60,000 28×28 images.
     Benchmark("IDX parse, MNIST train images (.gz, 47 MB)",
               configuration: .init(skip: mnistPath == nil,
-                                   thresholds: Tolerance.standard(mallocs: Tolerance.manyMallocs))) { benchmark in
+                                   thresholds: Tolerance.io)) { benchmark in
         let reader = IDXReader()
         for _ in benchmark.scaledIterations {
             blackHole(try reader.read(mnistPath!))
@@ -309,7 +324,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("zlib compress level 1, 14.4 MB of checkpoint floats",
-              configuration: .init(thresholds: Tolerance.standard(mallocs: Tolerance.manyMallocs))) { benchmark in
+              configuration: .init(thresholds: Tolerance.io)) { benchmark in
         let data = floats.value
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
@@ -318,7 +333,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("ByteShuffle + zlib compress level 1, 14.4 MB of checkpoint floats",
-              configuration: .init(thresholds: Tolerance.standard(mallocs: Tolerance.manyMallocs))) { benchmark in
+              configuration: .init(thresholds: Tolerance.io)) { benchmark in
         let data = floats.value
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
