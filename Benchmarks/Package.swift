@@ -21,6 +21,13 @@ let package = Package(
             dependencies: [.product(name: "SpotTrain", package: "SpotTrain")],
             path: "Sources/LayerProfile"
         ),
+        // Capture + durable save of a real run's checkpoint, timed (what ModelCheckpoint does
+        // per epoch): `swift run -c release checkpoint-save-timing CHECKPOINT [repeats] [threads]`.
+        .executableTarget(
+            name: "checkpoint-save-timing",
+            dependencies: [.product(name: "SpotTrain", package: "SpotTrain")],
+            path: "Sources/CheckpointSaveTiming"
+        ),
         .executableTarget(
             name: "SpotTrainBenchmarks",
             dependencies: [
