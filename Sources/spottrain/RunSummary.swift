@@ -2,7 +2,7 @@ import Foundation
 
 /// The JSON object `spottrain train --summary FILE` writes when a run ends: the contract
 /// scripts and tests rely on. Keys are stable; new keys may be added.
-struct RunSummary: Codable {
+struct RunSummary: Encodable {
     var status: String
     var epochsCompleted: Int
     var globalStep: Int
@@ -18,6 +18,8 @@ struct RunSummary: Codable {
     var resumedFrom: String?
     var resumedStep: Int?
     var checkpoint: String?
+    /// What stopped an interrupted run (`null` otherwise); see ``InterruptionSummary``.
+    var interruption: InterruptionSummary? = nil
 
     enum CodingKeys: String, CodingKey {
         case status
@@ -32,7 +34,7 @@ struct RunSummary: Codable {
         case seed, threads, history
         case resumedFrom = "resumed_from"
         case resumedStep = "resumed_step"
-        case checkpoint
+        case checkpoint, interruption
     }
 
     /// Encodes with every key present (`null` for absent optionals).
@@ -53,6 +55,7 @@ struct RunSummary: Codable {
         try c.encode(resumedFrom, forKey: .resumedFrom)
         try c.encode(resumedStep, forKey: .resumedStep)
         try c.encode(checkpoint, forKey: .checkpoint)
+        try c.encode(interruption, forKey: .interruption)
     }
 
     /// Writes the summary to `path` atomically (a temporary file in the same directory,

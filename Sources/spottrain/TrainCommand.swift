@@ -213,7 +213,7 @@ struct TrainCommand: ParsableCommand {
             test = (e.loss, e.accuracy)
         }
         let progress = context.progress
-        let result = RunSummary(
+        var result = RunSummary(
             status: context.status.rawValue,
             epochsCompleted: progress.history.count,
             globalStep: progress.globalStep,
@@ -235,11 +235,12 @@ struct TrainCommand: ParsableCommand {
                                  test.accuracy, test.loss, result.samplesPerSecond))
         }
         guard let report else {
-            if let summary { try SpotRunSummary(base: result, interruption: nil).write(to: summary) }
+            if let summary { try result.write(to: summary) }
             return
         }
         let details = InterruptionSummary(report, exitAt: Date())
-        if let summary { try SpotRunSummary(base: result, interruption: details).write(to: summary) }
+        result.interruption = details
+        if let summary { try result.write(to: summary) }
         let timing = String(format: "%.3f s from notice to exit (checkpoint %.3f s)",
                             details.noticeToExitSeconds, details.checkpointSeconds)
         if report.checkpointIsCurrent {

@@ -61,27 +61,3 @@ struct InterruptionSummary: Encodable {
         try c.encode(noticeToExitSeconds, forKey: .noticeToExitSeconds)
     }
 }
-
-/// A ``RunSummary`` plus the `interruption` key, written the same way (every key present,
-/// sorted, atomically). Kept beside `RunSummary` so that its keys stay stable.
-struct SpotRunSummary: Encodable {
-    var base: RunSummary
-    var interruption: InterruptionSummary?
-
-    private enum ExtraKeys: String, CodingKey { case interruption }
-
-    func encode(to encoder: Encoder) throws {
-        try base.encode(to: encoder)
-        var c = encoder.container(keyedBy: ExtraKeys.self)
-        try c.encode(interruption, forKey: .interruption)
-    }
-
-    /// Writes the JSON to `path` through a temporary file and a rename.
-    func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        var data = try encoder.encode(self)
-        data.append(0x0A)
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-    }
-}
