@@ -138,7 +138,9 @@ public final class Adam: Optimizer {
                                first: UnsafeMutablePointer<Float>, second: UnsafeMutablePointer<Float>,
                                count: Int, _ c: Coefficients) {
         // 4 streams of 4 bytes per element: below ~32k elements a thread hand-off costs
-        // more than the loop.
+        // more than the loop. On Linux `squareRoot()` lowers to a call of libm's `sqrtf`
+        // (errno semantics), which keeps LLVM from vectorising this loop; it runs at roughly
+        // 10 ns per element per thread, about 13 ms for the 1.2M parameters of mnistCNN.
         Parallel.forChunks(count: count, minimumChunk: 1 << 15) { range in
             for i in range {
                 let g = gradient[i]
