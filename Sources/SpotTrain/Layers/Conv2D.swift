@@ -245,27 +245,12 @@ public final class Conv2D: Layer {
                 let dy = dyPre + r0 * f
                 if activation == .relu {
                     let raw = dyRaw + r0 * f, y = yOut + r0 * f
-                    for i in 0..<(rows * f) { dy[i] = y[i] > 0 ? raw[i] : 0 }
+                    reluMask(output: y, gradient: raw, into: dy, count: rows * f)
                 }
                 Im2Col.gatherRows(x, rows: r0..<(r0 + rows), channels: channels, geometry: g, into: c)
                 BLAS.sgemm(transposeA: true, m: depth, n: f, k: rows, a: c, b: dy, beta: 0,
                            c: partialW + chunk * depth * f)
-                // Bias partial: rows summed in blocks of 64 in Float (vectorises), blocks in Double.
-                let pb = partialB + chunk * f
-                for j in 0..<f { pb[j] = 0 }
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: f) { block in
-                    var r = 0
-                    while r < rows {
-                        let end = min(rows, r + 64)
-                        for j in 0..<f { block[j] = 0 }
-                        for rr in r..<end {
-                            let row = dy + rr * f
-                            for j in 0..<f { block[j] += row[j] }
-                        }
-                        for j in 0..<f { pb[j] += Double(block[j]) }
-                        r = end
-                    }
-                }
+                columnSums(dy, rows: rows, columns: f, into: partialB + chunk * f)
                 if needsInputGradient {
                     let d = dcols.pointer(worker)
                     BLAS.sgemm(transposeB: true, m: rows, n: depth, k: f, a: dy, b: w, beta: 0, c: d)
@@ -273,7 +258,15 @@ public final class Conv2D: Layer {
                 }
             }
         }
-        // Sum the partials in chunk order (independent of the thread count).
+        sumPartials(chunks: chunks, depth: depth)
+        return dx
+    }
+
+    /// Adds the per-chunk weight and bias partials to the gradients, in chunk order (so the
+    /// result does not depend on the thread count).
+    private func sumPartials(chunks: Int, depth: Int) {
+        let f = outputChannels
+        let partialW = weightPartials!.pointer, partialB = biasPartials.baseAddress!
         let dW = weight.gradient.pointer, db = bias.gradient.pointer
         Parallel.forChunks(count: depth * f, minimumChunk: 4096) { range in
             for chunk in 0..<chunks {
@@ -286,7 +279,27 @@ public final class Conv2D: Layer {
             for chunk in 0..<chunks { sum += partialB[chunk * f + j] }
             db[j] += Float(sum)
         }
-        return dx
+    }
+}
+
+/// Sums the rows of a `rows × columns` matrix into `sums` (overwritten): rows are added in
+/// blocks of 64 in `Float` (this vectorises), the blocks in `Double`. Serial; `columns` is at
+/// most a few thousand.
+func columnSums(_ data: UnsafePointer<Float>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<Double>) {
+    for j in 0..<columns { sums[j] = 0 }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: columns) { block in
+        let b = block.baseAddress!
+        var r = 0
+        while r < rows {
+            let end = min(rows, r + 64)
+            for j in 0..<columns { b[j] = 0 }
+            for rr in r..<end {
+                let row = data + rr * columns
+                for j in 0..<columns { b[j] += row[j] }
+            }
+            for j in 0..<columns { sums[j] += Double(b[j]) }
+            r = end
+        }
     }
 }
 
