@@ -13,6 +13,11 @@ if arguments.count > 2 { Threading.configure(threads: arguments[2]) }
 
 let rng = RandomGenerator(seed: 1)
 let model = Models.mnistCNN(rng: rng)
+// SPOTTRAIN_CONV_ALGORITHM=im2col|direct|automatic forces every Conv2D's algorithm.
+if let name = ProcessInfo.processInfo.environment["SPOTTRAIN_CONV_ALGORITHM"] {
+    guard let algorithm = Conv2D.Algorithm(rawValue: name) else { fatalError("unknown algorithm \(name)") }
+    for case let conv as Conv2D in model.layers { conv.algorithm = algorithm }
+}
 let optimizer = Adam()
 let loss = SoftmaxCrossEntropy()
 let x = Tensor.uniform([batch, 28, 28, 1], rng: rng)

@@ -84,16 +84,19 @@ public final class Conv2D: Layer {
     /// The fused activation.
     public let activation: Activation
     public var computesInputGradient = true
+    /// How the layer computes its products; ``Algorithm/automatic`` by default. Every
+    /// algorithm gives the same values up to float rounding.
+    public var algorithm: Algorithm = .automatic
 
-    private var lastInput: Tensor?
-    private var geometry: ConvGeometry?
-    private var output: Tensor?
-    private var inputGradient: Tensor?
+    fileprivate var lastInput: Tensor?
+    fileprivate var geometry: ConvGeometry?
+    fileprivate var output: Tensor?
+    fileprivate var inputGradient: Tensor?
     private var preActivationGradient: Tensor?
     private let columnScratch = WorkerScratch()
     private let columnGradientScratch = WorkerScratch()
-    private var weightPartials: TensorStorage?
-    private var biasPartials: UnsafeMutableBufferPointer<Double> = .init(start: nil, count: 0)
+    fileprivate var weightPartials: TensorStorage?
+    fileprivate var biasPartials: UnsafeMutableBufferPointer<Double> = .init(start: nil, count: 0)
 
     /// The size of the `im2col` block one worker builds and multiplies at a time. The batch
     /// is lowered in chunks of whole images of about this size, so that each block is still in
@@ -176,6 +179,9 @@ public final class Conv2D: Layer {
     // out is (N, OH, OW, F); each worker builds im2col blocks (rows·OH·OW, KH·KW·C) in turn.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let g = geometry(for: input.shape)
+        if usesDirect {
+            return forwardDirect(input, geometry: g)
+        }
         let n = input.shape[0]
         let windows = g.outputHeight * g.outputWidth
         let depth = g.kernelHeight * g.kernelWidth * inputChannels
@@ -210,6 +216,9 @@ public final class Conv2D: Layer {
         }
         precondition(outputGradient.shape == out.shape,
                      "Conv2D \(name): output gradient shape \(outputGradient.shape) does not match output \(out.shape)")
+        if usesDirect {
+            return backwardDirect(outputGradient, input: input, output: out, geometry: g)
+        }
         let n = input.shape[0]
         let windows = g.outputHeight * g.outputWidth
         let depth = g.kernelHeight * g.kernelWidth * inputChannels
@@ -262,9 +271,18 @@ public final class Conv2D: Layer {
         return dx
     }
 
+    /// Whether ``algorithm`` resolves to ``Algorithm/direct`` for this layer.
+    private var usesDirect: Bool {
+        switch algorithm {
+        case .direct: return true
+        case .im2col: return false
+        case .automatic: return kernelSize.0 * kernelSize.1 * inputChannels <= Conv2D.directDepthLimit
+        }
+    }
+
     /// Adds the per-chunk weight and bias partials to the gradients, in chunk order (so the
     /// result does not depend on the thread count).
-    private func sumPartials(chunks: Int, depth: Int) {
+    fileprivate func sumPartials(chunks: Int, depth: Int) {
         let f = outputChannels
         let partialW = weightPartials!.pointer, partialB = biasPartials.baseAddress!
         let dW = weight.gradient.pointer, db = bias.gradient.pointer
@@ -279,6 +297,185 @@ public final class Conv2D: Layer {
             for chunk in 0..<chunks { sum += partialB[chunk * f + j] }
             db[j] += Float(sum)
         }
+    }
+}
+
+extension Conv2D {
+    /// How ``Conv2D`` computes its forward and backward products.
+    public enum Algorithm: String, Sendable, CaseIterable {
+        /// ``direct`` when a window holds at most ``Conv2D/directDepthLimit`` values
+        /// (`kernelHeight·kernelWidth·inputChannels`), else ``im2col``.
+        case automatic
+        /// Lower every window into a row of a matrix and multiply it with `sgemm` (best when
+        /// windows are deep: the product then dominates the copying).
+        case im2col
+        /// Loop over output pixels and accumulate each window straight into the output
+        /// channels, without `sgemm` (best for shallow windows such as the first layer of an
+        /// image network, where `sgemm` with an inner dimension of 9 wastes most of its time).
+        case direct
+    }
+
+    /// The deepest window (`kernelHeight·kernelWidth·inputChannels`) for which
+    /// ``Algorithm/automatic`` picks ``Algorithm/direct``: 32.
+    public static let directDepthLimit = 32
+
+    /// Images per work item of the direct algorithm.
+    private static let directImagesPerChunk = 4
+
+    // Direct forward: per output pixel, gather the window (depth values) and accumulate
+    // `bias + Σ_d window[d] · W[d, :]` over the output channels, eight at a time in SIMD
+    // registers.
+    fileprivate func forwardDirect(_ input: Tensor, geometry g: ConvGeometry) -> Tensor {
+        let n = input.shape[0], f = outputChannels, channels = inputChannels
+        let depth = g.kernelHeight * g.kernelWidth * channels
+        let out = reuse(&output, shape: [n, g.outputHeight, g.outputWidth, f])
+        let x = input.pointer, w = weight.value.pointer, b = bias.value.pointer, y = out.pointer
+        let relu = activation == .relu
+        let windows = g.outputHeight * g.outputWidth
+        Parallel.forChunks(count: n, minimumChunk: 1) { images in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: depth) { window in
+                let win = window.baseAddress!
+                for r in (images.lowerBound * windows)..<(images.upperBound * windows) {
+                    Im2Col.gatherWindow(x, row: r, channels: channels, geometry: g, into: win)
+                    Conv2D.directPixel(window: win, depth: depth, weight: w, bias: b, outputs: f,
+                                       relu: relu, into: y + r * f)
+                }
+            }
+        }
+        lastInput = input
+        geometry = g
+        return out
+    }
+
+    /// `out[j] = act(bias[j] + Σ_d window[d] · W[d, j])` for one output pixel: 32 channels at
+    /// a time in four independent SIMD accumulators, then 8 at a time, then one at a time.
+    @inline(__always)
+    fileprivate static func directPixel(window win: UnsafePointer<Float>, depth: Int, weight w: UnsafePointer<Float>,
+                                        bias b: UnsafePointer<Float>, outputs f: Int, relu: Bool,
+                                        into o: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+            var v = v
+            if relu { v.replace(with: 0, where: v .< 0) }
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+        }
+        var j = 0
+        while j + 32 <= f {
+            var a0 = load(b + j), a1 = load(b + j + 8), a2 = load(b + j + 16), a3 = load(b + j + 24)
+            for d in 0..<depth {
+                let v = V(repeating: win[d]), wr = w + d * f + j
+                a0 += v * load(wr); a1 += v * load(wr + 8); a2 += v * load(wr + 16); a3 += v * load(wr + 24)
+            }
+            store(a0, o + j); store(a1, o + j + 8); store(a2, o + j + 16); store(a3, o + j + 24)
+            j += 32
+        }
+        while j + 8 <= f {
+            var a = load(b + j)
+            for d in 0..<depth { a += V(repeating: win[d]) * load(w + d * f + j) }
+            store(a, o + j)
+            j += 8
+        }
+        while j < f {
+            var a = b[j]
+            for d in 0..<depth { a += win[d] * w[d * f + j] }
+            o[j] = relu ? max(a, 0) : a
+            j += 1
+        }
+    }
+
+    /// `acc[d, j] += window[d] · dy[j]`, with `dy` held in SIMD registers 32 channels at a time.
+    @inline(__always)
+    fileprivate static func accumulateOuterProduct(_ win: UnsafePointer<Float>, depth: Int, _ dy: UnsafePointer<Float>,
+                                                   outputs f: Int, into acc: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func add(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+            UnsafeMutableRawPointer(p).storeBytes(of: load(p) + v, as: V.self)
+        }
+        var j = 0
+        while j + 32 <= f {
+            let g0 = load(dy + j), g1 = load(dy + j + 8), g2 = load(dy + j + 16), g3 = load(dy + j + 24)
+            for d in 0..<depth {
+                let v = V(repeating: win[d]), row = acc + d * f + j
+                add(v * g0, row); add(v * g1, row + 8); add(v * g2, row + 16); add(v * g3, row + 24)
+            }
+            j += 32
+        }
+        while j < f {
+            for d in 0..<depth { acc[d * f + j] += win[d] * dy[j] }
+            j += 1
+        }
+    }
+
+    // Direct backward: per output pixel, the gradient through the activation `dy` (F values)
+    // adds `window[d] · dy` to row d of the weight gradient and `dy` to the bias gradient,
+    // both accumulated per image in Float and per work item of `directImagesPerChunk`
+    // images; the input gradient gets `W[d, :] · dy` at each window position.
+    fileprivate func backwardDirect(_ outputGradient: Tensor, input: Tensor, output out: Tensor,
+                                    geometry g: ConvGeometry) -> Tensor {
+        let n = input.shape[0], f = outputChannels, channels = inputChannels
+        let depth = g.kernelHeight * g.kernelWidth * channels
+        let windows = g.outputHeight * g.outputWidth
+        let perChunk = Conv2D.directImagesPerChunk
+        let chunks = (n + perChunk - 1) / perChunk
+        if weightPartials == nil || weightPartials!.count < chunks * depth * f {
+            weightPartials = TensorStorage(uninitializedCount: chunks * depth * f)
+        }
+        if biasPartials.count < chunks * f {
+            biasPartials.deallocate()
+            biasPartials = .allocate(capacity: chunks * f)
+        }
+        let needsInputGradient = computesInputGradient
+        let dx = reuse(&inputGradient, shape: input.shape)
+        let x = input.pointer, w = weight.value.pointer, dxp = dx.pointer
+        let dyRaw = outputGradient.pointer, yOut = out.pointer
+        let partialW = weightPartials!.pointer, partialB = biasPartials.baseAddress!
+        let relu = activation == .relu
+        let imageSize = g.inputHeight * g.inputWidth * channels
+        Parallel.forChunks(count: chunks, minimumChunk: 1) { range in
+            // Scratch: window (depth), masked gradient (f), per-image weight and bias sums.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: depth + f + depth * f + f) { scratch in
+                let win = scratch.baseAddress!, dy = win + depth
+                let imageW = dy + f, imageB = imageW + depth * f
+                for chunk in range {
+                    let pw = partialW + chunk * depth * f, pb = partialB + chunk * f
+                    for e in 0..<(depth * f) { pw[e] = 0 }
+                    for j in 0..<f { pb[j] = 0 }
+                    for image in (chunk * perChunk)..<min(n, (chunk + 1) * perChunk) {
+                        for e in 0..<(depth * f) { imageW[e] = 0 }
+                        for j in 0..<f { imageB[j] = 0 }
+                        if needsInputGradient {
+                            let d = dxp + image * imageSize
+                            for e in 0..<imageSize { d[e] = 0 }
+                        }
+                        for r in (image * windows)..<((image + 1) * windows) {
+                            if relu {
+                                reluMask(output: yOut + r * f, gradient: dyRaw + r * f, into: dy, count: f)
+                            } else {
+                                for j in 0..<f { dy[j] = dyRaw[r * f + j] }
+                            }
+                            for j in 0..<f { imageB[j] += dy[j] }
+                            Im2Col.gatherWindow(x, row: r, channels: channels, geometry: g, into: win)
+                            Conv2D.accumulateOuterProduct(win, depth: depth, dy, outputs: f, into: imageW)
+                            if needsInputGradient {
+                                for d in 0..<depth {
+                                    let wr = w + d * f
+                                    var s: Float = 0
+                                    for j in 0..<f { s += wr[j] * dy[j] }
+                                    win[d] = s
+                                }
+                                Im2Col.scatterWindow(win, row: r, channels: channels, geometry: g, into: dxp)
+                            }
+                        }
+                        for e in 0..<(depth * f) { pw[e] += imageW[e] }
+                        for j in 0..<f { pb[j] += Double(imageB[j]) }
+                    }
+                }
+            }
+        }
+        sumPartials(chunks: chunks, depth: depth)
+        return dx
     }
 }
 
@@ -420,6 +617,57 @@ public enum Im2Col {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// ``gatherRows(_:rows:channels:geometry:into:)`` for the single window row `row`.
+    @inline(__always)
+    static func gatherWindow(_ input: UnsafePointer<Float>, row r: Int, channels: Int, geometry g: ConvGeometry,
+                             into column: UnsafeMutablePointer<Float>) {
+        let ox = r % g.outputWidth
+        let oy = (r / g.outputWidth) % g.outputHeight
+        let n = r / (g.outputWidth * g.outputHeight)
+        let image = input + n * g.inputHeight * g.inputWidth * channels
+        let rowSpan = g.kernelWidth * channels
+        let x0 = ox * g.strideX - g.padLeft
+        let fullRow = x0 >= 0 && x0 + g.kernelWidth <= g.inputWidth
+        for ky in 0..<g.kernelHeight {
+            let y = oy * g.strideY + ky - g.padTop
+            let d = column + ky * rowSpan
+            if y < 0 || y >= g.inputHeight {
+                for i in 0..<rowSpan { d[i] = 0 }
+            } else if fullRow {
+                let s = image + (y * g.inputWidth + x0) * channels
+                for i in 0..<rowSpan { d[i] = s[i] }
+            } else {
+                for kx in 0..<g.kernelWidth {
+                    let x = x0 + kx
+                    let inside = x >= 0 && x < g.inputWidth
+                    let s = image + (y * g.inputWidth + x) * channels
+                    for c in 0..<channels { d[kx * channels + c] = inside ? s[c] : 0 }
+                }
+            }
+        }
+    }
+
+    /// Adds one window's column gradient (`depth` values) to the input pixels it came from:
+    /// ``scatterImages(_:images:channels:geometry:into:)`` for the single window row `row`.
+    @inline(__always)
+    static func scatterWindow(_ column: UnsafePointer<Float>, row r: Int, channels: Int, geometry g: ConvGeometry,
+                              into input: UnsafeMutablePointer<Float>) {
+        let ox = r % g.outputWidth
+        let oy = (r / g.outputWidth) % g.outputHeight
+        let n = r / (g.outputWidth * g.outputHeight)
+        let image = input + n * g.inputHeight * g.inputWidth * channels
+        for ky in 0..<g.kernelHeight {
+            let y = oy * g.strideY + ky - g.padTop
+            if y < 0 || y >= g.inputHeight { continue }
+            for kx in 0..<g.kernelWidth {
+                let x = ox * g.strideX + kx - g.padLeft
+                if x < 0 || x >= g.inputWidth { continue }
+                let d = image + (y * g.inputWidth + x) * channels, s = column + (ky * g.kernelWidth + kx) * channels
+                for c in 0..<channels { d[c] += s[c] }
             }
         }
     }

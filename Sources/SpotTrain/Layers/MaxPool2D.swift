@@ -138,6 +138,10 @@ public final class MaxPool2D: Layer {
         let n = inputShape[0]
         let perImageOut = out.count / max(n, 1), perImageIn = dx.count / max(n, 1)
         let g = outputGradient.pointer, d = dx.pointer, arg = argmax.baseAddress!
+        if stride == poolSize && padding == .valid {
+            backwardTiled(g, into: d, argmax: arg, batch: n)
+            return dx
+        }
         // Parallel over images: an image's outputs only reach that image's inputs.
         Parallel.forChunks(count: n) { range in
             for i in 0..<(range.count * perImageIn) { d[range.lowerBound * perImageIn + i] = 0 }
@@ -146,5 +150,39 @@ public final class MaxPool2D: Layer {
             }
         }
         return dx
+    }
+
+    /// The backward pass when the windows tile the input (stride = pool size, `valid`): every
+    /// input pixel lies in at most one window, so each is written once, with the window's
+    /// gradient where it was the maximum and 0 elsewhere (no zeroing pass, no scattered adds).
+    private func backwardTiled(_ g: UnsafePointer<Float>, into d: UnsafeMutablePointer<Float>,
+                               argmax arg: UnsafePointer<Int32>, batch n: Int) {
+        let geo = geometry(for: inputShape)
+        let h = inputShape[1], w = inputShape[2], c = inputShape[3]
+        let ph = poolSize.0, pw = poolSize.1, oh = geo.outputHeight, ow = geo.outputWidth
+        Parallel.forChunks(count: n * h) { rows in
+            for row in rows {
+                let image = row / h, y = row % h, oy = y / ph
+                let dst = d + row * w * c
+                guard oy < oh else {
+                    for e in 0..<(w * c) { dst[e] = 0 }
+                    continue
+                }
+                for ox in 0..<ow {
+                    let p = (image * oh + oy) * ow + ox
+                    let gp = g + p * c, ap = arg + p * c
+                    for kx in 0..<pw {
+                        let x = ox * pw + kx
+                        let flat = Int32(truncatingIfNeeded: (row * w + x) * c)
+                        let o = dst + x * c
+                        for ch in 0..<c {
+                            let v = gp[ch], hit = ap[ch] == flat &+ Int32(truncatingIfNeeded: ch)
+                            o[ch] = hit ? v : 0
+                        }
+                    }
+                }
+                for e in (ow * pw * c)..<(w * c) { dst[e] = 0 }
+            }
+        }
     }
 }

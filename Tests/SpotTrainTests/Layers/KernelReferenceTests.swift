@@ -3,10 +3,14 @@ import SpotTrain
 
 /// The BLAS-backed kernels against naive loops.
 @Suite struct KernelReferenceTests {
-    @Test(arguments: [(3, 1, Padding.valid), (3, 2, Padding.same), (5, 2, Padding.valid), (1, 1, Padding.valid)])
-    func conv2DForwardMatchesDirectConvolution(kernel: Int, stride: Int, padding: Padding) {
+    @Test(arguments: [(3, 1, Padding.valid), (3, 2, Padding.same), (5, 2, Padding.valid), (1, 1, Padding.valid)],
+          [Conv2D.Algorithm.im2col, .direct])
+    func conv2DForwardMatchesDirectConvolution(geometry: (kernel: Int, stride: Int, padding: Padding),
+                                               algorithm: Conv2D.Algorithm) {
+        let (kernel, stride, padding) = geometry
         let rng = RandomGenerator(seed: 30)
         let layer = Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: kernel, stride: stride, padding: padding, rng: rng)
+        layer.algorithm = algorithm
         for i in 0..<4 { layer.bias.value.pointer[i] = Float(i) * 0.1 }
         let x = Tensor.uniform([3, 9, 8, 3], lower: -1, upper: 1, rng: rng)
         let y = layer.forward(x, training: false)
@@ -15,6 +19,58 @@ import SpotTrain
         #expect(y.shape == reference.shape)
         for i in 0..<y.count {
             #expect(abs(y.pointer[i] - (reference.pointer[i] + Float(i % 4) * 0.1)) < 1e-4)
+        }
+    }
+
+    /// `direct` and `im2col` compute the same output and gradients, on channel counts that
+    /// reach every SIMD block and tail of the direct kernels (32, 8 and single channels).
+    @Test(arguments: [(kernel: 3, stride: 1, padding: Padding.valid, channels: 1, filters: 41, activation: Activation.relu),
+                      (kernel: 3, stride: 2, padding: .same, channels: 2, filters: 8, activation: .linear),
+                      (kernel: 2, stride: 1, padding: .same, channels: 3, filters: 3, activation: .relu),
+                      (kernel: 5, stride: 2, padding: .valid, channels: 1, filters: 70, activation: .linear),
+                      (kernel: 3, stride: 1, padding: .valid, channels: 6, filters: 33, activation: .relu)])
+    func conv2DAlgorithmsAgree(_ c: (kernel: Int, stride: Int, padding: Padding, channels: Int, filters: Int,
+                                     activation: Activation)) {
+        let rng = RandomGenerator(seed: 34)
+        func layer(_ algorithm: Conv2D.Algorithm) -> Conv2D {
+            let layer = Conv2D(inputChannels: c.channels, outputChannels: c.filters, kernelSize: c.kernel,
+                               stride: c.stride, padding: c.padding, activation: c.activation,
+                               rng: RandomGenerator(seed: 35))
+            layer.bias.value.assign(from: Tensor.uniform([c.filters], lower: -0.2, upper: 0.2, rng: RandomGenerator(seed: 36)))
+            layer.algorithm = algorithm
+            layer.computesInputGradient = true
+            return layer
+        }
+        let lowered = layer(.im2col), direct = layer(.direct)
+        let x = Tensor.uniform([5, 9, 8, c.channels], lower: -1, upper: 1, rng: rng)
+        let y1 = lowered.forward(x, training: true).copy(), y2 = direct.forward(x, training: true).copy()
+        let dy = Tensor.uniform(y1.shape, lower: -1, upper: 1, rng: rng)
+        let dx1 = lowered.backward(dy).copy(), dx2 = direct.backward(dy).copy()
+        func close(_ a: Tensor, _ b: Tensor, _ label: String) {
+            #expect(a.shape == b.shape, "\(label) shape")
+            var worst: Float = 0
+            for i in 0..<min(a.count, b.count) { worst = max(worst, abs(a.pointer[i] - b.pointer[i])) }
+            #expect(worst < 2e-5, "\(label): largest difference \(worst)")
+        }
+        close(y1, y2, "output")
+        close(dx1, dx2, "input gradient")
+        close(lowered.weight.gradient, direct.weight.gradient, "weight gradient")
+        close(lowered.bias.gradient, direct.bias.gradient, "bias gradient")
+        #expect(y1.scalars.contains { $0 != 0 } && dx2.scalars.contains { $0 != 0 })
+    }
+
+    @Test func automaticPicksDirectForShallowWindowsOnly() {
+        let rng = RandomGenerator(seed: 37)
+        let shallow = Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: 3, rng: rng)   // depth 27
+        let deep = Conv2D(inputChannels: 4, outputChannels: 4, kernelSize: 3, rng: rng)      // depth 36
+        #expect(shallow.algorithm == .automatic && Conv2D.directDepthLimit == 32)
+        // Both give the reference result whichever algorithm runs.
+        for layer in [shallow, deep] {
+            let x = Tensor.uniform([2, 6, 6, layer.inputChannels], lower: -1, upper: 1, rng: rng)
+            let g = ConvGeometry(inputHeight: 6, inputWidth: 6, kernel: (3, 3), stride: (1, 1), padding: .valid)
+            let reference = Im2Col.convolutionReference(input: x, weight: layer.weight.value, geometry: g)
+            let y = layer.forward(x, training: false)
+            for i in 0..<y.count { #expect(abs(y.pointer[i] - reference.pointer[i]) < 1e-5) }
         }
     }
 

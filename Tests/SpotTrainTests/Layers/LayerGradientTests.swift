@@ -24,21 +24,26 @@ import SpotTrain
         (kernel: 3, stride: 2, padding: Padding.same),
         (kernel: 2, stride: 2, padding: Padding.same),
         (kernel: 4, stride: 3, padding: Padding.same),
-    ])
-    func conv2DGradientsMatchFiniteDifferences(kernel: Int, stride: Int, padding: Padding) {
+    ], [Conv2D.Algorithm.im2col, .direct])
+    func conv2DGradientsMatchFiniteDifferences(geometry: (kernel: Int, stride: Int, padding: Padding),
+                                               algorithm: Conv2D.Algorithm) {
+        let (kernel, stride, padding) = geometry
         let rng = RandomGenerator(seed: 10 + UInt64(kernel * 7 + stride))
         let layer = Conv2D(inputChannels: 2, outputChannels: 3, kernelSize: kernel, stride: stride,
                            padding: padding, name: "c", rng: rng)
+        layer.algorithm = algorithm
         layer.bias.value.assign(from: Tensor.uniform([3], lower: -0.5, upper: 0.5, rng: rng))
         layer.computesInputGradient = true
         let x = Tensor.uniform([2, 5, 6, 2], lower: -1, upper: 1, rng: rng)
         #expect(GradientCheck().check(layer, input: x) == 120 + kernel * kernel * 6 + 3)
     }
 
-    @Test func conv2DWithReLUGradientsMatchFiniteDifferences() {
+    @Test(arguments: Conv2D.Algorithm.allCases)
+    func conv2DWithReLUGradientsMatchFiniteDifferences(algorithm: Conv2D.Algorithm) {
         let rng = RandomGenerator(seed: 21)
         let layer = Conv2D(inputChannels: 2, outputChannels: 3, kernelSize: 3, padding: .same,
                            activation: .relu, name: "c", rng: rng)
+        layer.algorithm = algorithm
         let x = spacedValues([1, 4, 5, 2], spacing: 0.05, seed: 4)
         #expect(GradientCheck(epsilon: 1e-3, absoluteTolerance: 3e-3).check(layer, input: x) > 0)
     }
