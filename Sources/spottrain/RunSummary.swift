@@ -18,6 +18,10 @@ struct RunSummary: Encodable {
     var resumedFrom: String?
     var resumedStep: Int?
     var checkpoint: String?
+    /// Checkpoints this process wrote, and the seconds it spent writing them (capture,
+    /// encode, write, fsync, rename).
+    var checkpointsSaved: Int = 0
+    var checkpointSaveSeconds: Double = 0
     /// What stopped an interrupted run (`null` otherwise); see ``InterruptionSummary``.
     var interruption: InterruptionSummary? = nil
 
@@ -35,6 +39,8 @@ struct RunSummary: Encodable {
         case resumedFrom = "resumed_from"
         case resumedStep = "resumed_step"
         case checkpoint, interruption
+        case checkpointsSaved = "checkpoints_saved"
+        case checkpointSaveSeconds = "checkpoint_save_seconds"
     }
 
     /// Encodes with every key present (`null` for absent optionals).
@@ -56,6 +62,8 @@ struct RunSummary: Encodable {
         try c.encode(resumedStep, forKey: .resumedStep)
         try c.encode(checkpoint, forKey: .checkpoint)
         try c.encode(interruption, forKey: .interruption)
+        try c.encode(checkpointsSaved, forKey: .checkpointsSaved)
+        try c.encode(checkpointSaveSeconds, forKey: .checkpointSaveSeconds)
     }
 
     /// Writes the summary to `path` atomically (a temporary file in the same directory,

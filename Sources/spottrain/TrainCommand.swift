@@ -228,7 +228,9 @@ struct TrainCommand: ParsableCommand {
             history: progress.history,
             resumedFrom: resumed?.file.path,
             resumedStep: resumed?.progress.globalStep,
-            checkpoint: report.map { $0.checkpoint?.path } ?? checkpointer?.lastSaved?.path)
+            checkpoint: report.map { $0.checkpoint?.path } ?? checkpointer?.lastSaved?.path,
+            checkpointsSaved: checkpointer?.saveCount ?? 0,
+            checkpointSaveSeconds: checkpointer?.totalSaveSeconds ?? 0)
         if !quiet, let test {
             printNotice("\(result.status) at step \(result.globalStep): "
                         + String(format: "test accuracy %.4f, test loss %.4f, %.0f samples/s",

@@ -332,7 +332,7 @@ extension Conv2D {
         let x = input.pointer, w = weight.value.pointer, b = bias.value.pointer, y = out.pointer
         let relu = activation == .relu
         let windows = g.outputHeight * g.outputWidth
-        Parallel.forChunks(count: n, minimumChunk: 1) { images in
+        Parallel.forWorkers(count: n) { _, images in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: depth) { window in
                 let win = window.baseAddress!
                 for r in (images.lowerBound * windows)..<(images.upperBound * windows) {
@@ -433,7 +433,7 @@ extension Conv2D {
         let partialW = weightPartials!.pointer, partialB = biasPartials.baseAddress!
         let relu = activation == .relu
         let imageSize = g.inputHeight * g.inputWidth * channels
-        Parallel.forChunks(count: chunks, minimumChunk: 1) { range in
+        Parallel.forWorkers(count: chunks) { _, range in
             // Scratch: window (depth), masked gradient (f), per-image weight and bias sums.
             withUnsafeTemporaryAllocation(of: Float.self, capacity: depth + f + depth * f + f) { scratch in
                 let win = scratch.baseAddress!, dy = win + depth

@@ -97,15 +97,18 @@ public enum Parallel {
 }
 
 extension Parallel {
-    /// The number of workers ``forChunks(count:minimumChunk:workers:_:)`` uses for `count`
+    /// The number of workers ``forWorkers(count:_:)`` uses for `count`
     /// items: at most ``Threading/threads`` and at most `count`.
     public static func workerCount(for count: Int) -> Int {
         max(1, min(Threading.threads, count))
     }
 
-    /// Like ``forChunks(count:minimumChunk:_:)`` but hands each call the index of its worker
-    /// (`0..<workerCount(for: count)`), so workers can use their own scratch buffers.
-    /// Worker `w` receives one contiguous range; ranges are disjoint and cover `0..<count`.
+    /// Runs `body` over the items `0..<count` on up to ``Threading/threads`` workers that
+    /// claim items one at a time from a shared counter, so a worker slowed by another process
+    /// does not hold the others up. Each call gets the claiming worker's index
+    /// (`0..<workerCount(for: count)`, so workers can use their own scratch buffers) and a
+    /// range of one item; every item is passed exactly once. Which worker gets which item
+    /// varies from run to run, so `body` must write only to locations owned by its item.
     public static func forWorkers(count: Int, _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
         guard count > 0 else { return }
         let workers = workerCount(for: count)
@@ -113,15 +116,24 @@ extension Parallel {
             body(0, 0..<count)
             return
         }
+        let next = WorkCounter()
         withoutActuallyEscaping(body) { body in
             let work = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let lo = count * w / workers
-                let hi = count * (w + 1) / workers
-                if lo < hi { work.value(w, lo..<hi) }
+                while true {
+                    let item = next.claim()
+                    if item >= count { break }
+                    work.value(w, item..<(item + 1))
+                }
             }
         }
     }
+}
+
+/// The next unclaimed item of a ``Parallel/forWorkers(count:_:)`` loop.
+private final class WorkCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func claim() -> Int { value.add(1, ordering: .relaxed).oldValue }
 }
 
 /// Carries a value into a `@Sendable` closure when the caller guarantees exclusive,
