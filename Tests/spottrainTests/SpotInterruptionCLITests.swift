@@ -49,7 +49,8 @@ struct SpotInterruptionCLITests {
         #expect(done["status"] as? String == "max_steps")
         #expect(done["global_step"] as? Int == 25)
         #expect(done["resumed_step"] as? Int == resumedStep)
-        #expect(done["weights_sha256"] as? String == (try #require(referenceSHA)))
+        let expectedSHA = try #require(referenceSHA)
+        #expect(done["weights_sha256"] as? String == expectedSHA)
     }
 
     @Test func spotNoticeAtARandomMomentExits75WithACurrentCheckpointAndResumesBitExactly() throws {
