@@ -2,16 +2,14 @@ import Foundation
 import Testing
 
 /// `spottrain simulate` end to end on a tiny run.
-@Suite(.enabled(if: CLI.mnistDirectory != nil, "needs the real MNIST at ../shared/data/mnist or SPOTTRAIN_MNIST_DIR"))
+@Suite(.enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST at ../shared/data/mnist or SPOTTRAIN_MNIST_DIR"))
 struct SimulateCommandTests {
     @Test func interruptedSessionFinishesWithTheReferenceWeights() throws {
-        let child = try SpotChild(["simulate", "--data", CLI.mnistDirectory!, "--train-limit", "512", "--test-limit", "50",
-                                   "--batch-size", "64", "--epochs", "2", "--max-steps", "12", "--save-every-steps", "3",
-                                   "--interrupt-at", "0.8,1.6", "--json"])
-        let (status, _) = child.waitForExit()
-        #expect(status == 0, "\(child.stderr)")
-        let out = try String(contentsOf: URL(fileURLWithPath: child.stdoutPath), encoding: .utf8)
-        let rows = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]])
+        let result = try ChildProcess.run(["simulate", "--data", Fixtures.mnistDirectory!, "--train-limit", "512", "--test-limit", "50",
+                                           "--batch-size", "64", "--epochs", "2", "--max-steps", "12", "--save-every-steps", "3",
+                                           "--interrupt-at", "0.8,1.6", "--json"], environment: .loopbackIMDS())
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
         #expect(rows.count == 1)
         let row = try #require(rows.first)
         #expect(row["final_step"] as? Int == 12)
@@ -25,7 +23,6 @@ struct SimulateCommandTests {
     }
 
     @Test func simulateNeedsASchedule() throws {
-        let child = try SpotChild(["simulate", "--data", "/nonexistent"])
-        #expect(child.waitForExit().status == 64)
+        #expect(try ChildProcess.run(["simulate", "--data", "/nonexistent"], environment: .loopbackIMDS()).status == 64)
     }
 }

@@ -5,12 +5,12 @@ import Testing
 /// `spottrain train` interrupted for real: a spot notice from a fake IMDS, SIGTERM, a notice
 /// past its deadline, IMDS failures, and a failing emergency save. Every child's IMDS
 /// endpoint is a loopback address.
-@Suite(.serialized, .enabled(if: CLI.mnistDirectory != nil, "needs the real MNIST at ../shared/data/mnist or SPOTTRAIN_MNIST_DIR"),
-       .enabled(if: FakeIMDS.isAvailable, "needs python3 for Scripts/fake_imds.py"))
+@Suite(.serialized, .enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST at ../shared/data/mnist or SPOTTRAIN_MNIST_DIR"),
+       .enabled(if: FakeIMDSServer.isAvailable, "needs python3 for Scripts/fake_imds.py"))
 struct SpotInterruptionCLITests {
     /// 640 examples at batch 64: 10 steps per epoch; the run stops at step 25, in epoch 3.
     static func arguments(checkpointDir: String, summary: String, saveEverySteps: Int? = 4) -> [String] {
-        var args = ["train", "--data", CLI.mnistDirectory!, "--train-limit", "640", "--test-limit", "100",
+        var args = ["train", "--data", Fixtures.mnistDirectory!, "--train-limit", "640", "--test-limit", "100",
                     "--batch-size", "64", "--epochs", "3", "--max-steps", "25", "--seed", "3", "--threads", "2",
                     "--checkpoint-dir", checkpointDir, "--summary", summary, "--quiet"]
         if let saveEverySteps { args += ["--save-every-steps", "\(saveEverySteps)"] }
@@ -23,11 +23,12 @@ struct SpotInterruptionCLITests {
 
     /// The weights of the uninterrupted run, computed once.
     static let referenceSHA: String? = {
-        guard let root = try? CLI.temporaryDirectory() else { return nil }
+        guard let root = try? Fixtures.temporaryDirectory() else { return nil }
         defer { try? FileManager.default.removeItem(atPath: root) }
-        guard let child = try? SpotChild(arguments(checkpointDir: root + "/ckpt", summary: root + "/s.json")),
-              child.waitForExit().status == 0,
-              let summary = try? CLI.summary(root + "/s.json") else { return nil }
+        guard let run = try? ChildProcess.run(arguments(checkpointDir: root + "/ckpt", summary: root + "/s.json"),
+                                              environment: .loopbackIMDS()),
+              run.status == 0,
+              let summary = try? Fixtures.summary(root + "/s.json") else { return nil }
         return summary["weights_sha256"] as? String
     }()
 
@@ -42,41 +43,41 @@ struct SpotInterruptionCLITests {
 
     /// Restarts without --spot and checks that the run finishes with the reference weights.
     static func finishAndCompare(checkpointDir: String, summary: String, resumedStep: Int) throws {
-        let restart = try SpotChild(arguments(checkpointDir: checkpointDir, summary: summary))
-        let (status, _) = restart.waitForExit()
-        #expect(status == 0, "\(restart.stderr)")
-        let done = try CLI.summary(summary)
+        let restart = try ChildProcess.run(arguments(checkpointDir: checkpointDir, summary: summary), environment: .loopbackIMDS())
+        #expect(restart.status == 0, "\(restart.stderr)")
+        let done = try Fixtures.summary(summary)
         #expect(done["status"] as? String == "max_steps")
         #expect(done["global_step"] as? Int == 25)
         #expect(done["resumed_step"] as? Int == resumedStep)
-        #expect(done["weights_sha256"] as? String == (try #require(referenceSHA)))
+        let expectedSHA = try #require(referenceSHA)
+        #expect(done["weights_sha256"] as? String == expectedSHA)
     }
 
     @Test func spotNoticeAtARandomMomentExits75WithACurrentCheckpointAndResumesBitExactly() throws {
-        let root = try CLI.temporaryDirectory()
+        let root = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let imds = try FakeIMDS()
+        let imds = try FakeIMDSServer()
         let dir = root + "/ckpt", summaryPath = root + "/s.json"
-        let child = try SpotChild(Self.arguments(checkpointDir: dir, summary: summaryPath) + Self.spotArguments(imds.endpoint),
-                                  imdsEndpoint: imds.endpoint)
+        let child = try ChildProcess(Self.arguments(checkpointDir: dir, summary: summaryPath) + Self.spotArguments(imds.endpoint),
+                                     environment: .loopbackIMDS(imds.endpoint))
         // A random moment after the first checkpoint.
-        #expect(child.wait { !checkpointSteps(in: dir).isEmpty }, "finished before the first checkpoint: \(child.stderr)")
+        #expect(child.wait { !Fixtures.checkpointSteps(in: dir).isEmpty }, "finished before the first checkpoint: \(child.stderr)")
         usleep(UInt32.random(in: 0..<300_000))
         try imds.control("interrupt", #"{"action": "terminate", "in_seconds": 120}"#)
-        let (status, exitedAt) = child.waitForExit()
-        #expect(status == 75, "\(child.stderr)")
+        let exit = child.waitForExit()
+        #expect(exit.status == 75, "\(child.stderr)")
 
-        let summary = try CLI.summary(summaryPath)
+        let summary = try Fixtures.summary(summaryPath)
         #expect(summary["status"] as? String == "interrupted")
         let interruption = try #require(summary["interruption"] as? [String: Any])
         #expect(interruption["kind"] as? String == "terminate")
         #expect(interruption["outcome"] as? String == "saved" || interruption["outcome"] as? String == "already_saved")
         #expect(interruption["checkpoint_current"] as? Bool == true)
         let step = try Self.verifyCheckpoint(of: summary)
-        #expect(checkpointSteps(in: dir).last == step)
+        #expect(Fixtures.checkpointSteps(in: dir).last == step)
 
         let firstServed = try #require(try imds.state()["instance_action_first_served_at"] as? Double)
-        let noticeToExit = exitedAt.timeIntervalSince1970 - firstServed
+        let noticeToExit = exit.exitedAt.timeIntervalSince1970 - firstServed
         print("spot notice first served → process exit: \(String(format: "%.3f", noticeToExit)) s "
               + "(in-process detection → exit \(interruption["notice_to_exit_seconds"] ?? "?") s, "
               + "checkpoint \(interruption["checkpoint_seconds"] ?? "?") s, stopped at step \(step))")
@@ -89,26 +90,26 @@ struct SpotInterruptionCLITests {
     /// SIGTERM alone, without --spot, and with --spot while IMDS is unreachable.
     @Test(arguments: [false, true])
     func sigtermExits75WithACurrentCheckpointAndResumesBitExactly(spotWithoutIMDS: Bool) throws {
-        let root = try CLI.temporaryDirectory()
+        let root = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let dir = root + "/ckpt", summaryPath = root + "/s.json"
         var args = Self.arguments(checkpointDir: dir, summary: summaryPath)
         if spotWithoutIMDS { args += Self.spotArguments("http://127.0.0.1:1") }
-        let child = try SpotChild(args)
-        #expect(child.wait { !checkpointSteps(in: dir).isEmpty }, "finished before the first checkpoint: \(child.stderr)")
+        let child = try ChildProcess(args, environment: .loopbackIMDS())
+        #expect(child.wait { !Fixtures.checkpointSteps(in: dir).isEmpty }, "finished before the first checkpoint: \(child.stderr)")
         usleep(UInt32.random(in: 0..<300_000))
         let signalledAt = Date()
         child.signal(SIGTERM)
-        let (status, exitedAt) = child.waitForExit()
-        #expect(status == 75, "\(child.stderr)")
-        let summary = try CLI.summary(summaryPath)
+        let exit = child.waitForExit()
+        #expect(exit.status == 75, "\(child.stderr)")
+        let summary = try Fixtures.summary(summaryPath)
         #expect(summary["status"] as? String == "interrupted")
         let interruption = try #require(summary["interruption"] as? [String: Any])
         #expect(interruption["kind"] as? String == "signal")
         #expect(interruption["reason"] as? String == "SIGTERM")
         let step = try Self.verifyCheckpoint(of: summary)
         print("SIGTERM → exit\(spotWithoutIMDS ? " (--spot, IMDS unreachable)" : ""): "
-              + "\(String(format: "%.3f", exitedAt.timeIntervalSince(signalledAt))) s, stopped at step \(step)")
+              + "\(String(format: "%.3f", exit.exitedAt.timeIntervalSince(signalledAt))) s, stopped at step \(step)")
         if spotWithoutIMDS {
             #expect(child.stderr.contains("warning: IMDS check"), "\(child.stderr)")
         } else {
@@ -117,18 +118,18 @@ struct SpotInterruptionCLITests {
     }
 
     @Test func noticePastItsDeadlineKeepsThePreviousCheckpointAndExits1() throws {
-        let root = try CLI.temporaryDirectory()
+        let root = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let imds = try FakeIMDS()
+        let imds = try FakeIMDSServer()
         let dir = root + "/ckpt", summaryPath = root + "/s.json"
         // Epoch-end checkpoints only (steps 10, 20), so the notice lands between two.
-        let child = try SpotChild(Self.arguments(checkpointDir: dir, summary: summaryPath, saveEverySteps: nil)
-                                  + Self.spotArguments(imds.endpoint), imdsEndpoint: imds.endpoint)
-        #expect(child.wait { checkpointSteps(in: dir) == [10] }, "\(child.stderr)")
+        let child = try ChildProcess(Self.arguments(checkpointDir: dir, summary: summaryPath, saveEverySteps: nil)
+                                     + Self.spotArguments(imds.endpoint), environment: .loopbackIMDS(imds.endpoint))
+        #expect(child.wait { Fixtures.checkpointSteps(in: dir) == [10] }, "\(child.stderr)")
         try imds.control("interrupt", #"{"action": "terminate", "time": "2026-01-01T00:00:00Z"}"#)
-        let (status, _) = child.waitForExit()
+        let status = child.waitForExit().status
         #expect(status == 1, "\(child.stderr)")
-        let summary = try CLI.summary(summaryPath)
+        let summary = try Fixtures.summary(summaryPath)
         let step = try #require(summary["global_step"] as? Int)
         #expect(step > 10 && step < 20)
         #expect(child.stderr.contains("NOT writing a checkpoint at step \(step): the deadline passed"), "\(child.stderr)")
@@ -138,52 +139,53 @@ struct SpotInterruptionCLITests {
         #expect(interruption["outcome"] as? String == "skipped_deadline")
         #expect(interruption["checkpoint_current"] as? Bool == false)
         // The previous checkpoint is intact, and the summary names it.
-        #expect(checkpointSteps(in: dir) == [10])
+        #expect(Fixtures.checkpointSteps(in: dir) == [10])
         let previous = try #require(summary["checkpoint"] as? String)
         #expect(try CheckpointReader().verify(atPath: previous).globalStep == 10)
     }
 
     @Test func imdsFailingMidRunLogsWarningsAndTrainingGoesOn() throws {
-        let root = try CLI.temporaryDirectory()
+        let root = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let imds = try FakeIMDS()
+        let imds = try FakeIMDSServer()
         let dir = root + "/ckpt", summaryPath = root + "/s.json"
-        let child = try SpotChild(Self.arguments(checkpointDir: dir, summary: summaryPath) + Self.spotArguments(imds.endpoint),
-                                  imdsEndpoint: imds.endpoint)
-        #expect(child.wait { !checkpointSteps(in: dir).isEmpty }, "\(child.stderr)")
+        let child = try ChildProcess(Self.arguments(checkpointDir: dir, summary: summaryPath) + Self.spotArguments(imds.endpoint),
+                                     environment: .loopbackIMDS(imds.endpoint))
+        #expect(child.wait { !Fixtures.checkpointSteps(in: dir).isEmpty }, "\(child.stderr)")
         try imds.control("fail", #"{"count": 6, "status": 500}"#)
         // Training continues through the failures; then a notice still gets through.
         #expect(child.wait { ((try? imds.state()["pending_failures"] as? [Any]) ?? [1]).isEmpty }, "\(child.stderr)")
         try imds.control("interrupt", #"{"action": "terminate", "in_seconds": 120}"#)
-        let (status, _) = child.waitForExit()
+        let status = child.waitForExit().status
         #expect(status == 75, "\(child.stderr)")
         #expect(child.stderr.contains("warning: IMDS check"), "\(child.stderr)")
         #expect(child.stderr.contains("training continues"), "\(child.stderr)")
-        let summary = try CLI.summary(summaryPath)
+        let summary = try Fixtures.summary(summaryPath)
         #expect((summary["interruption"] as? [String: Any])?["kind"] as? String == "terminate")
         _ = try Self.verifyCheckpoint(of: summary)
     }
 
     @Test func failingEmergencySaveKeepsThePreviousCheckpointAndExits1() throws {
-        let root = try CLI.temporaryDirectory()
+        let root = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let dir = root + "/ckpt", moved = root + "/ckpt.moved", summaryPath = root + "/s.json"
-        let child = try SpotChild(Self.arguments(checkpointDir: dir, summary: summaryPath, saveEverySteps: nil))
-        #expect(child.wait { checkpointSteps(in: dir) == [10] }, "\(child.stderr)")
+        let child = try ChildProcess(Self.arguments(checkpointDir: dir, summary: summaryPath, saveEverySteps: nil),
+                                     environment: .loopbackIMDS())
+        #expect(child.wait { Fixtures.checkpointSteps(in: dir) == [10] }, "\(child.stderr)")
         usleep(50_000)  // let the step-10 save finish its directory fsync
         // The checkpoint directory becomes a regular file: every save from now on fails.
         try FileManager.default.moveItem(atPath: dir, toPath: moved)
         #expect(FileManager.default.createFile(atPath: dir, contents: Data("not a directory\n".utf8)))
         child.signal(SIGTERM)
-        let (status, _) = child.waitForExit()
+        let status = child.waitForExit().status
         #expect(status == 1, "\(child.stderr)")
-        let summary = try CLI.summary(summaryPath)
+        let summary = try Fixtures.summary(summaryPath)
         let step = try #require(summary["global_step"] as? Int)
         #expect(child.stderr.contains("the emergency checkpoint at step \(step) failed"), "\(child.stderr)")
         #expect(child.stderr.contains("WITHOUT a checkpoint of this step (save_failed)"), "\(child.stderr)")
         #expect((summary["interruption"] as? [String: Any])?["outcome"] as? String == "save_failed")
         // The previous checkpoint is intact.
-        #expect(checkpointSteps(in: moved) == [10])
+        #expect(Fixtures.checkpointSteps(in: moved) == [10])
         #expect(try CheckpointReader().verify(atPath: moved + "/" + CheckpointDirectory.fileName(forGlobalStep: 10)).globalStep == 10)
     }
 
@@ -192,8 +194,8 @@ struct SpotInterruptionCLITests {
                      ["train", "--data", "/nonexistent", "--checkpoint-dir", "/tmp/x", "--poll-interval", "1"],
                      ["train", "--data", "/nonexistent", "--checkpoint-dir", "/tmp/x", "--spot", "--poll-interval", "0"],
                      ["train", "--data", "/nonexistent", "--checkpoint-dir", "/tmp/x", "--spot", "--imds-endpoint", "https://127.0.0.1"]] {
-            let child = try SpotChild(args)
-            #expect(child.waitForExit().status == 64, "\(args): \(child.stderr)")
+            let result = try ChildProcess.run(args, environment: .loopbackIMDS())
+            #expect(result.status == 64, "\(args): \(result.stderr)")
         }
     }
 }

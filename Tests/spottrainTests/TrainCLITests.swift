@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct TrainCLITests {
     @Test func missingDataDirectoryIsOneLineAndExitCode1() throws {
-        let r = try CLI.run(["train", "--data", "/nonexistent/mnist", "--quiet"])
+        let r = try ChildProcess.run(["train", "--data", "/nonexistent/mnist", "--quiet"])
         #expect(r.status == 1)
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1)
@@ -12,43 +12,43 @@ import Testing
     }
 
     @Test func usageErrorsExit64() throws {
-        #expect(try CLI.run(["train"]).status == 64)
-        #expect(try CLI.run(["train", "--data", "x", "--batch-size", "0"]).status == 64)
-        #expect(try CLI.run(["train", "--data", "x", "--keep", "2"]).status == 64)
+        #expect(try ChildProcess.run(["train"]).status == 64)
+        #expect(try ChildProcess.run(["train", "--data", "x", "--batch-size", "0"]).status == 64)
+        #expect(try ChildProcess.run(["train", "--data", "x", "--keep", "2"]).status == 64)
     }
 
     @Test func corruptDataFileIsReported() throws {
-        let dir = try CLI.temporaryDirectory()
+        let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
             #expect(FileManager.default.createFile(atPath: dir + "/" + name, contents: Data([0, 0, 8, 1, 0, 0])))
         }
-        let r = try CLI.run(["train", "--data", dir, "--quiet"])
+        let r = try ChildProcess.run(["train", "--data", dir, "--quiet"])
         #expect(r.status == 1)
         #expect(r.stderr.hasPrefix("spottrain: error: "))
         #expect(r.stderr.contains("labels-idx1-ubyte"))
     }
 
     @Test func checkpointVerifyFailsWithoutValidCheckpoints() throws {
-        let dir = try CLI.temporaryDirectory()
+        let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(FileManager.default.createFile(atPath: dir + "/ckpt-000000000001.spt", contents: Data("not a checkpoint".utf8)))
-        let r = try CLI.run(["checkpoint", "verify", dir])
+        let r = try ChildProcess.run(["checkpoint", "verify", dir])
         #expect(r.status == 1)
         #expect(r.stdout.contains("ckpt-000000000001.spt: INVALID"))
-        #expect(try CLI.run(["checkpoint", "inspect", dir + "/ckpt-000000000001.spt"]).status == 1)
+        #expect(try ChildProcess.run(["checkpoint", "inspect", dir + "/ckpt-000000000001.spt"]).status == 1)
     }
 
-    @Test(.enabled(if: CLI.mnistDirectory != nil, "needs the real MNIST"))
+    @Test(.enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST"))
     func sameSeedGivesSameWeightsAndSummaryHasEveryKey() throws {
-        let dir = try CLI.temporaryDirectory()
+        let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func run(_ name: String) throws -> [String: Any] {
-            let r = try CLI.run(["train", "--data", CLI.mnistDirectory!, "--train-limit", "256", "--test-limit", "100",
+            let r = try ChildProcess.run(["train", "--data", Fixtures.mnistDirectory!, "--train-limit", "256", "--test-limit", "100",
                                  "--batch-size", "32", "--epochs", "1", "--seed", "3", "--threads", "2",
                                  "--summary", "\(dir)/\(name).json", "--metrics", "\(dir)/\(name).jsonl", "--quiet"])
             #expect(r.status == 0, "\(r.stderr)")
-            return try CLI.summary("\(dir)/\(name).json")
+            return try Fixtures.summary("\(dir)/\(name).json")
         }
         let a = try run("a"), b = try run("b")
         for key in ["status", "epochs_completed", "global_step", "test_accuracy", "test_loss", "train_loss",
