@@ -84,6 +84,9 @@ struct ResumeAfterKillTests {
         let first = try Fixtures.summary(root + "/a.json")
         let steps = Fixtures.checkpointSteps(in: dir)
         #expect(steps == [9, 10, 12])
+        // Every 3 steps, the end of epoch 1 (step 10) and the final step: 3, 6, 9, 10, 12.
+        #expect(first["checkpoints_saved"] as? Int == 5)
+        #expect((first["checkpoint_save_seconds"] as? Double ?? 0) > 0)
         // Flip one byte of the newest file; the next run must fall back to step 10 and
         // reach the same weights at step 12.
         let newest = dir + "/" + (try FileManager.default.contentsOfDirectory(atPath: dir)).filter { $0.hasSuffix(".spt") }.sorted().last!

@@ -52,11 +52,13 @@ import Testing
         }
         let a = try run("a"), b = try run("b")
         for key in ["status", "epochs_completed", "global_step", "test_accuracy", "test_loss", "train_loss",
-                    "samples_per_second", "wall_seconds", "weights_sha256", "resumed_from", "resumed_step", "checkpoint"] {
+                    "samples_per_second", "wall_seconds", "weights_sha256", "resumed_from", "resumed_step", "checkpoint",
+                    "checkpoints_saved", "checkpoint_save_seconds"] {
             #expect(a.keys.contains(key), "summary lacks \(key)")
         }
         #expect(a["status"] as? String == "completed")
         #expect(a["global_step"] as? Int == 8)
+        #expect(a["checkpoints_saved"] as? Int == 0 && a["checkpoint_save_seconds"] as? Double == 0)
         #expect((a["weights_sha256"] as? String)?.count == 64)
         #expect(a["weights_sha256"] as? String == b["weights_sha256"] as? String)
         let lines = try String(contentsOfFile: "\(dir)/a.jsonl", encoding: .utf8).split(separator: "\n")
