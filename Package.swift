@@ -41,9 +41,11 @@ let package = Package(
 
         // MARK: - Libraries
 
+        // Hand-vectorised kernels (AVX2+FMA chosen at run time, portable C otherwise).
+        .target(name: "CSpotKernels"),
         .target(
             name: "SpotTrain",
-            dependencies: ["COpenBLAS", "CZlib"]
+            dependencies: ["COpenBLAS", "CZlib", "CSpotKernels"]
         ),
         .target(
             name: "EC2Spot",
@@ -66,7 +68,7 @@ let package = Package(
 
         .testTarget(
             name: "SpotTrainTests",
-            dependencies: ["SpotTrain"],
+            dependencies: ["SpotTrain", "CSpotKernels"],
             // Reference values the tests read through #filePath (not bundle resources).
             exclude: ["Optimizers/Fixtures"]
         ),

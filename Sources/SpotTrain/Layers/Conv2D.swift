@@ -47,6 +47,7 @@ public struct ConvGeometry: Equatable, Sendable {
     }
 }
 
+import CSpotKernels
 import Synchronization
 
 /// A 2-D convolution over NHWC images, lowered to one matrix product over the whole batch.
@@ -319,27 +320,27 @@ extension Conv2D {
     /// ``Algorithm/automatic`` picks ``Algorithm/direct``: 32.
     public static let directDepthLimit = 32
 
-    /// Images per work item of the direct algorithm.
+    /// Images per work item of the direct algorithm's backward pass.
     private static let directImagesPerChunk = 4
 
-    // Direct forward: per output pixel, gather the window (depth values) and accumulate
-    // `bias + Σ_d window[d] · W[d, :]` over the output channels, eight at a time in SIMD
-    // registers.
+    // Direct forward, per image: gather the image's windows (a small `[OH·OW, depth]`
+    // matrix, in cache) and multiply it by the weight with `spot_small_depth_product`, which
+    // keeps 32 output channels of a pixel in registers and fuses bias and activation.
     fileprivate func forwardDirect(_ input: Tensor, geometry g: ConvGeometry) -> Tensor {
         let n = input.shape[0], f = outputChannels, channels = inputChannels
         let depth = g.kernelHeight * g.kernelWidth * channels
         let out = reuse(&output, shape: [n, g.outputHeight, g.outputWidth, f])
         let x = input.pointer, w = weight.value.pointer, b = bias.value.pointer, y = out.pointer
-        let relu = activation == .relu
+        let relu: Int32 = activation == .relu ? 1 : 0
         let windows = g.outputHeight * g.outputWidth
-        Parallel.forWorkers(count: n) { _, images in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: depth) { window in
-                let win = window.baseAddress!
-                for r in (images.lowerBound * windows)..<(images.upperBound * windows) {
-                    Im2Col.gatherWindow(x, row: r, channels: channels, geometry: g, into: win)
-                    Conv2D.directPixel(window: win, depth: depth, weight: w, bias: b, outputs: f,
-                                       relu: relu, into: y + r * f)
-                }
+        columnScratch.prepare(workers: Parallel.workerCount(for: n), count: windows * depth)
+        let scratch = columnScratch
+        Parallel.forWorkers(count: n) { worker, images in
+            let win = scratch.pointer(worker)
+            for image in images {
+                let r0 = image * windows
+                Im2Col.gatherRows(x, rows: r0..<(r0 + windows), channels: channels, geometry: g, into: win)
+                spot_small_depth_product(win, w, b, windows, depth, f, relu, y + r0 * f)
             }
         }
         lastInput = input
@@ -347,71 +348,11 @@ extension Conv2D {
         return out
     }
 
-    /// `out[j] = act(bias[j] + Σ_d window[d] · W[d, j])` for one output pixel: 32 channels at
-    /// a time in four independent SIMD accumulators, then 8 at a time, then one at a time.
-    @inline(__always)
-    fileprivate static func directPixel(window win: UnsafePointer<Float>, depth: Int, weight w: UnsafePointer<Float>,
-                                        bias b: UnsafePointer<Float>, outputs f: Int, relu: Bool,
-                                        into o: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD8<Float>
-        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
-            var v = v
-            if relu { v.replace(with: 0, where: v .< 0) }
-            UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
-        }
-        var j = 0
-        while j + 32 <= f {
-            var a0 = load(b + j), a1 = load(b + j + 8), a2 = load(b + j + 16), a3 = load(b + j + 24)
-            for d in 0..<depth {
-                let v = V(repeating: win[d]), wr = w + d * f + j
-                a0 += v * load(wr); a1 += v * load(wr + 8); a2 += v * load(wr + 16); a3 += v * load(wr + 24)
-            }
-            store(a0, o + j); store(a1, o + j + 8); store(a2, o + j + 16); store(a3, o + j + 24)
-            j += 32
-        }
-        while j + 8 <= f {
-            var a = load(b + j)
-            for d in 0..<depth { a += V(repeating: win[d]) * load(w + d * f + j) }
-            store(a, o + j)
-            j += 8
-        }
-        while j < f {
-            var a = b[j]
-            for d in 0..<depth { a += win[d] * w[d * f + j] }
-            o[j] = relu ? max(a, 0) : a
-            j += 1
-        }
-    }
-
-    /// `acc[d, j] += window[d] · dy[j]`, with `dy` held in SIMD registers 32 channels at a time.
-    @inline(__always)
-    fileprivate static func accumulateOuterProduct(_ win: UnsafePointer<Float>, depth: Int, _ dy: UnsafePointer<Float>,
-                                                   outputs f: Int, into acc: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD8<Float>
-        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-        @inline(__always) func add(_ v: V, _ p: UnsafeMutablePointer<Float>) {
-            UnsafeMutableRawPointer(p).storeBytes(of: load(p) + v, as: V.self)
-        }
-        var j = 0
-        while j + 32 <= f {
-            let g0 = load(dy + j), g1 = load(dy + j + 8), g2 = load(dy + j + 16), g3 = load(dy + j + 24)
-            for d in 0..<depth {
-                let v = V(repeating: win[d]), row = acc + d * f + j
-                add(v * g0, row); add(v * g1, row + 8); add(v * g2, row + 16); add(v * g3, row + 24)
-            }
-            j += 32
-        }
-        while j < f {
-            for d in 0..<depth { acc[d * f + j] += win[d] * dy[j] }
-            j += 1
-        }
-    }
-
-    // Direct backward: per output pixel, the gradient through the activation `dy` (F values)
-    // adds `window[d] · dy` to row d of the weight gradient and `dy` to the bias gradient,
-    // both accumulated per image in Float and per work item of `directImagesPerChunk`
-    // images; the input gradient gets `W[d, :] · dy` at each window position.
+    // Direct backward, per image: the gradient through the activation and the image's
+    // windows (both small, in cache); `spot_small_depth_weight_gradient` adds windowsᵀ·dy to
+    // the work item's weight partial with three weight rows of 32 channels in registers. The
+    // bias partial sums dy; the input gradient (when needed) gets `W[d, :]·dy` at each window
+    // position. Work items of `directImagesPerChunk` images; partials reduced in order.
     fileprivate func backwardDirect(_ outputGradient: Tensor, input: Tensor, output out: Tensor,
                                     geometry g: ConvGeometry) -> Tensor {
         let n = input.shape[0], f = outputChannels, channels = inputChannels
@@ -426,6 +367,9 @@ extension Conv2D {
             biasPartials.deallocate()
             biasPartials = .allocate(capacity: chunks * f)
         }
+        let workers = Parallel.workerCount(for: chunks)
+        columnScratch.prepare(workers: workers, count: windows * depth)
+        columnGradientScratch.prepare(workers: workers, count: windows * f)
         let needsInputGradient = computesInputGradient
         let dx = reuse(&inputGradient, shape: input.shape)
         let x = input.pointer, w = weight.value.pointer, dxp = dx.pointer
@@ -433,43 +377,40 @@ extension Conv2D {
         let partialW = weightPartials!.pointer, partialB = biasPartials.baseAddress!
         let relu = activation == .relu
         let imageSize = g.inputHeight * g.inputWidth * channels
-        Parallel.forWorkers(count: chunks) { _, range in
-            // Scratch: window (depth), masked gradient (f), per-image weight and bias sums.
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: depth + f + depth * f + f) { scratch in
-                let win = scratch.baseAddress!, dy = win + depth
-                let imageW = dy + f, imageB = imageW + depth * f
+        let cols = columnScratch, grads = columnGradientScratch
+        Parallel.forWorkers(count: chunks) { worker, range in
+            let win = cols.pointer(worker), dy = grads.pointer(worker)
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: f) { imageBias in
+                let ib = imageBias.baseAddress!
                 for chunk in range {
                     let pw = partialW + chunk * depth * f, pb = partialB + chunk * f
                     for e in 0..<(depth * f) { pw[e] = 0 }
                     for j in 0..<f { pb[j] = 0 }
                     for image in (chunk * perChunk)..<min(n, (chunk + 1) * perChunk) {
-                        for e in 0..<(depth * f) { imageW[e] = 0 }
-                        for j in 0..<f { imageB[j] = 0 }
-                        if needsInputGradient {
-                            let d = dxp + image * imageSize
-                            for e in 0..<imageSize { d[e] = 0 }
+                        let r0 = image * windows
+                        if relu {
+                            reluMask(output: yOut + r0 * f, gradient: dyRaw + r0 * f, into: dy, count: windows * f)
+                        } else {
+                            dy.update(from: dyRaw + r0 * f, count: windows * f)
                         }
-                        for r in (image * windows)..<((image + 1) * windows) {
-                            if relu {
-                                reluMask(output: yOut + r * f, gradient: dyRaw + r * f, into: dy, count: f)
-                            } else {
-                                for j in 0..<f { dy[j] = dyRaw[r * f + j] }
+                        columnSums(dy, rows: windows, columns: f, into: ib)
+                        for j in 0..<f { pb[j] += ib[j] }
+                        Im2Col.gatherRows(x, rows: r0..<(r0 + windows), channels: channels, geometry: g, into: win)
+                        spot_small_depth_weight_gradient(win, dy, windows, depth, f, pw)
+                        guard needsInputGradient else { continue }
+                        let d = dxp + image * imageSize
+                        for e in 0..<imageSize { d[e] = 0 }
+                        for p in 0..<windows {
+                            // Reuse the window's row for W·dy (the window itself is no longer needed).
+                            let column = win + p * depth, gp = dy + p * f
+                            for k in 0..<depth {
+                                let wr = w + k * f
+                                var s: Float = 0
+                                for j in 0..<f { s += wr[j] * gp[j] }
+                                column[k] = s
                             }
-                            for j in 0..<f { imageB[j] += dy[j] }
-                            Im2Col.gatherWindow(x, row: r, channels: channels, geometry: g, into: win)
-                            Conv2D.accumulateOuterProduct(win, depth: depth, dy, outputs: f, into: imageW)
-                            if needsInputGradient {
-                                for d in 0..<depth {
-                                    let wr = w + d * f
-                                    var s: Float = 0
-                                    for j in 0..<f { s += wr[j] * dy[j] }
-                                    win[d] = s
-                                }
-                                Im2Col.scatterWindow(win, row: r, channels: channels, geometry: g, into: dxp)
-                            }
+                            Im2Col.scatterWindow(column, row: r0 + p, channels: channels, geometry: g, into: dxp)
                         }
-                        for e in 0..<(depth * f) { pw[e] += imageW[e] }
-                        for j in 0..<f { pb[j] += Double(imageB[j]) }
                     }
                 }
             }
@@ -528,10 +469,20 @@ public enum Im2Col {
         let depth = g.kernelHeight * g.kernelWidth * channels
         let rowSpan = g.kernelWidth * channels
         let imageSize = g.inputHeight * g.inputWidth * channels
+        guard !rows.isEmpty else { return }
+        // (n, oy, ox) of the first row, then advanced row by row (no division per row).
+        var ox = rows.lowerBound % g.outputWidth
+        var oy = (rows.lowerBound / g.outputWidth) % g.outputHeight
+        var n = rows.lowerBound / (g.outputWidth * g.outputHeight)
         for r in rows {
-            let ox = r % g.outputWidth
-            let oy = (r / g.outputWidth) % g.outputHeight
-            let n = r / (g.outputWidth * g.outputHeight)
+            defer {
+                ox += 1
+                if ox == g.outputWidth {
+                    ox = 0
+                    oy += 1
+                    if oy == g.outputHeight { oy = 0; n += 1 }
+                }
+            }
             let dst = columns + (r - rows.lowerBound) * depth
             let image = input + n * imageSize
             let x0 = ox * g.strideX - g.padLeft
@@ -616,36 +567,6 @@ public enum Im2Col {
                             for c in 0..<channels { d[c] += sk[c] }
                         }
                     }
-                }
-            }
-        }
-    }
-
-    /// ``gatherRows(_:rows:channels:geometry:into:)`` for the single window row `row`.
-    @inline(__always)
-    static func gatherWindow(_ input: UnsafePointer<Float>, row r: Int, channels: Int, geometry g: ConvGeometry,
-                             into column: UnsafeMutablePointer<Float>) {
-        let ox = r % g.outputWidth
-        let oy = (r / g.outputWidth) % g.outputHeight
-        let n = r / (g.outputWidth * g.outputHeight)
-        let image = input + n * g.inputHeight * g.inputWidth * channels
-        let rowSpan = g.kernelWidth * channels
-        let x0 = ox * g.strideX - g.padLeft
-        let fullRow = x0 >= 0 && x0 + g.kernelWidth <= g.inputWidth
-        for ky in 0..<g.kernelHeight {
-            let y = oy * g.strideY + ky - g.padTop
-            let d = column + ky * rowSpan
-            if y < 0 || y >= g.inputHeight {
-                for i in 0..<rowSpan { d[i] = 0 }
-            } else if fullRow {
-                let s = image + (y * g.inputWidth + x0) * channels
-                for i in 0..<rowSpan { d[i] = s[i] }
-            } else {
-                for kx in 0..<g.kernelWidth {
-                    let x = x0 + kx
-                    let inside = x >= 0 && x < g.inputWidth
-                    let s = image + (y * g.inputWidth + x) * channels
-                    for c in 0..<channels { d[kx * channels + c] = inside ? s[c] : 0 }
                 }
             }
         }
