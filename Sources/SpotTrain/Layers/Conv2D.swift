@@ -94,8 +94,10 @@ public final class Conv2D: Layer {
     fileprivate var output: Tensor?
     fileprivate var inputGradient: Tensor?
     private var preActivationGradient: Tensor?
-    private let columnScratch = WorkerScratch()
-    private let columnGradientScratch = WorkerScratch()
+    fileprivate var packedWeight = TensorStorage(uninitializedCount: 0)
+    fileprivate var packedFlipped = TensorStorage(uninitializedCount: 0)
+    fileprivate let columnScratch = WorkerScratch()
+    fileprivate let columnGradientScratch = WorkerScratch()
     fileprivate var weightPartials: TensorStorage?
     fileprivate var biasPartials: UnsafeMutableBufferPointer<Double> = .init(start: nil, count: 0)
 
@@ -180,8 +182,10 @@ public final class Conv2D: Layer {
     // out is (N, OH, OW, F); each worker builds im2col blocks (rows·OH·OW, KH·KW·C) in turn.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let g = geometry(for: input.shape)
-        if usesDirect {
-            return forwardDirect(input, geometry: g)
+        switch resolvedAlgorithm(g) {
+        case .direct: return forwardDirect(input, geometry: g)
+        case .implicitGEMM: return forwardImplicit(input, geometry: g)
+        default: break
         }
         let n = input.shape[0]
         let windows = g.outputHeight * g.outputWidth
@@ -217,8 +221,10 @@ public final class Conv2D: Layer {
         }
         precondition(outputGradient.shape == out.shape,
                      "Conv2D \(name): output gradient shape \(outputGradient.shape) does not match output \(out.shape)")
-        if usesDirect {
-            return backwardDirect(outputGradient, input: input, output: out, geometry: g)
+        switch resolvedAlgorithm(g) {
+        case .direct: return backwardDirect(outputGradient, input: input, output: out, geometry: g)
+        case .implicitGEMM: return backwardImplicit(outputGradient, input: input, output: out, geometry: g)
+        default: break
         }
         let n = input.shape[0]
         let windows = g.outputHeight * g.outputWidth
@@ -273,11 +279,25 @@ public final class Conv2D: Layer {
     }
 
     /// Whether ``algorithm`` resolves to ``Algorithm/direct`` for this layer.
-    private var usesDirect: Bool {
+    /// The algorithm that runs for inputs of `inputShape`: ``algorithm`` with
+    /// ``Algorithm/automatic`` resolved and an inapplicable ``Algorithm/implicitGEMM``
+    /// replaced by ``Algorithm/im2col``. Depends on ``computesInputGradient`` too.
+    /// - Parameter inputShape: `[batch, height, width, inputChannels]`.
+    /// - Returns: ``Algorithm/direct``, ``Algorithm/implicitGEMM`` or ``Algorithm/im2col``.
+    public func algorithm(for inputShape: [Int]) -> Algorithm {
+        resolvedAlgorithm(geometry(for: inputShape))
+    }
+
+    /// ``algorithm(for:)`` for a computed geometry.
+    func resolvedAlgorithm(_ g: ConvGeometry) -> Algorithm {
+        let implicitFits = g.strideY == 1 && g.strideX == 1 && g.padTop == 0 && g.padLeft == 0
+            && outputChannels % 16 == 0 && (!computesInputGradient || inputChannels % 16 == 0)
         switch algorithm {
-        case .direct: return true
-        case .im2col: return false
-        case .automatic: return kernelSize.0 * kernelSize.1 * inputChannels <= Conv2D.directDepthLimit
+        case .direct, .im2col: return algorithm
+        case .implicitGEMM: return implicitFits ? .implicitGEMM : .im2col
+        case .automatic:
+            if kernelSize.0 * kernelSize.1 * inputChannels <= Conv2D.directDepthLimit { return .direct }
+            return implicitFits && spot_kernels_use_avx2() == 1 ? .implicitGEMM : .im2col
         }
     }
 
@@ -305,7 +325,8 @@ extension Conv2D {
     /// How ``Conv2D`` computes its forward and backward products.
     public enum Algorithm: String, Sendable, CaseIterable {
         /// ``direct`` when a window holds at most ``Conv2D/directDepthLimit`` values
-        /// (`kernelHeight·kernelWidth·inputChannels`), else ``im2col``.
+        /// (`kernelHeight·kernelWidth·inputChannels`), else ``implicitGEMM`` where it applies
+        /// and the CPU has AVX2 and FMA, else ``im2col``.
         case automatic
         /// Lower every window into a row of a matrix and multiply it with `sgemm` (best when
         /// windows are deep: the product then dominates the copying).
@@ -314,6 +335,14 @@ extension Conv2D {
         /// channels, without `sgemm` (best for shallow windows such as the first layer of an
         /// image network, where `sgemm` with an inner dimension of 9 wastes most of its time).
         case direct
+        /// Stride-1 `valid` convolutions as a matrix product computed straight from the
+        /// image (no window matrix, no `col2im`): 6 output pixels × 16 channels per register
+        /// tile, bias and activation fused; the input gradient is the same kernel run on the
+        /// zero-bordered output gradient with the flipped kernel. Needs `outputChannels` (and,
+        /// when the input gradient is computed, `inputChannels`) to be multiples of 16;
+        /// other geometries run ``im2col``. ``automatic`` picks it for deep windows when the
+        /// CPU has AVX2 and FMA.
+        case implicitGEMM
     }
 
     /// The deepest window (`kernelHeight·kernelWidth·inputChannels`) for which
@@ -411,6 +440,105 @@ extension Conv2D {
                             }
                             Im2Col.scatterWindow(column, row: r0 + p, channels: channels, geometry: g, into: dxp)
                         }
+                    }
+                }
+            }
+        }
+        sumPartials(chunks: chunks, depth: depth)
+        return dx
+    }
+}
+
+extension Conv2D {
+    /// Images per work item of the implicit algorithm's backward pass.
+    private static let implicitImagesPerChunk = 4
+
+    // Implicit forward, one image per work item (see `spot_conv_s1_forward`).
+    fileprivate func forwardImplicit(_ input: Tensor, geometry g: ConvGeometry) -> Tensor {
+        let n = input.shape[0], f = outputChannels, c = inputChannels
+        let depth = g.kernelHeight * g.kernelWidth * c
+        let out = reuse(&output, shape: [n, g.outputHeight, g.outputWidth, f])
+        if packedWeight.count < depth * f { packedWeight = TensorStorage(uninitializedCount: depth * f) }
+        spot_pack_panels16(weight.value.pointer, depth, f, packedWeight.pointer)
+        let x = input.pointer, packed = packedWeight.pointer, b = bias.value.pointer, y = out.pointer
+        let relu: Int32 = activation == .relu ? 1 : 0
+        let imageSize = g.inputHeight * g.inputWidth * c, outSize = g.outputHeight * g.outputWidth * f
+        Parallel.forWorkers(count: n) { _, images in
+            for image in images {
+                spot_conv_s1_forward(x + image * imageSize, g.inputWidth, c, packed, b, g.kernelHeight, g.kernelWidth,
+                                     f, g.outputHeight, g.outputWidth, relu, y + image * outSize)
+            }
+        }
+        lastInput = input
+        geometry = g
+        return out
+    }
+
+    // Implicit backward, work items of `implicitImagesPerChunk` images. Per image: the
+    // gradient through the activation, its column sums (bias), the weight gradient added
+    // to the work item's partial, and (if needed) the input gradient: the output gradient
+    // with a zero border of kernel−1 pixels, convolved with the flipped kernel.
+    fileprivate func backwardImplicit(_ outputGradient: Tensor, input: Tensor, output out: Tensor,
+                                      geometry g: ConvGeometry) -> Tensor {
+        let n = input.shape[0], f = outputChannels, c = inputChannels
+        let kh = g.kernelHeight, kw = g.kernelWidth, oh = g.outputHeight, ow = g.outputWidth
+        let depth = kh * kw * c
+        let perChunk = Conv2D.implicitImagesPerChunk
+        let chunks = (n + perChunk - 1) / perChunk
+        if weightPartials == nil || weightPartials!.count < chunks * depth * f {
+            weightPartials = TensorStorage(uninitializedCount: chunks * depth * f)
+        }
+        if biasPartials.count < chunks * f {
+            biasPartials.deallocate()
+            biasPartials = .allocate(capacity: chunks * f)
+        }
+        let needsInputGradient = computesInputGradient
+        // The zero-bordered output gradient: (oh + 2(kh−1)) × (ow + 2(kw−1)) pixels.
+        let padH = oh + 2 * (kh - 1), padW = ow + 2 * (kw - 1)
+        let workers = Parallel.workerCount(for: chunks)
+        columnGradientScratch.prepare(workers: workers, count: oh * ow * f)
+        if needsInputGradient {
+            columnScratch.prepare(workers: workers, count: padH * padW * f)
+            if packedFlipped.count < depth * f { packedFlipped = TensorStorage(uninitializedCount: depth * f) }
+            spot_pack_flipped_panels16(weight.value.pointer, kh, kw, c, f, packedFlipped.pointer)
+        }
+        let dx = reuse(&inputGradient, shape: input.shape)
+        let x = input.pointer, dxp = dx.pointer, flipped = packedFlipped.pointer
+        let dyRaw = outputGradient.pointer, yOut = out.pointer
+        let partialW = weightPartials!.pointer, partialB = biasPartials.baseAddress!
+        let relu = activation == .relu
+        let imageSize = g.inputHeight * g.inputWidth * c, outSize = oh * ow * f
+        let grads = columnGradientScratch, pads = columnScratch
+        Parallel.forWorkers(count: chunks) { worker, range in
+            let dy = grads.pointer(worker)
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: f) { imageBias in
+                let ib = imageBias.baseAddress!
+                for chunk in range {
+                    let pw = partialW + chunk * depth * f, pb = partialB + chunk * f
+                    for e in 0..<(depth * f) { pw[e] = 0 }
+                    for j in 0..<f { pb[j] = 0 }
+                    for image in (chunk * perChunk)..<min(n, (chunk + 1) * perChunk) {
+                        let o0 = image * outSize
+                        if relu {
+                            reluMask(output: yOut + o0, gradient: dyRaw + o0, into: dy, count: outSize)
+                        } else {
+                            dy.update(from: dyRaw + o0, count: outSize)
+                        }
+                        columnSums(dy, rows: oh * ow, columns: f, into: ib)
+                        for j in 0..<f { pb[j] += ib[j] }
+                        let xi = x + image * imageSize
+                        spot_conv_s1_weight_gradient(xi, g.inputWidth, c, dy, kh, kw, f, oh, ow, pw)
+                        guard needsInputGradient else { continue }
+                        let pad = pads.pointer(worker)
+                        let border = (kh - 1) * padW * f, side = (kw - 1) * f
+                        for e in 0..<border { pad[e] = 0; pad[(padH - kh + 1) * padW * f + e] = 0 }
+                        for oy in 0..<oh {
+                            let row = pad + ((kh - 1 + oy) * padW) * f
+                            for e in 0..<side { row[e] = 0; row[(padW - kw + 1) * f + e] = 0 }
+                            (row + side).update(from: dy + oy * ow * f, count: ow * f)
+                        }
+                        spot_conv_s1_forward(pad, padW, f, flipped, nil, kh, kw, c, g.inputHeight, g.inputWidth, 0,
+                                             dxp + image * imageSize)
                     }
                 }
             }

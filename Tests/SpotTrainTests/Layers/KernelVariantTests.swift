@@ -100,6 +100,78 @@ import Testing
         }
     }
 
+    typealias ConvForward = (UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>?, Int, Int, Int,
+                             Int, Int, Int32, UnsafeMutablePointer<Float>) -> Void
+    typealias ConvWeightGradient = (UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int, Int, Int, Int, Int,
+                                    UnsafeMutablePointer<Float>) -> Void
+
+    static var convVariants: [(name: String, forward: ConvForward, weightGradient: ConvWeightGradient)] {
+        var list: [(String, ConvForward, ConvWeightGradient)] = [
+            ("portable", spot_conv_s1_forward_portable, spot_conv_s1_weight_gradient_portable),
+        ]
+        #if arch(x86_64)
+        if spot_kernels_use_avx2() == 1 {
+            list.append(("avx2", spot_conv_s1_forward_avx2, spot_conv_s1_weight_gradient_avx2))
+        }
+        #endif
+        return list
+    }
+
+    /// The stride-1 kernels on one image whose rows are wider than the convolution reads
+    /// (`x_width` > `ow + kw − 1`), with output widths that leave every 6-pixel remainder.
+    @Test(arguments: [(kh: 3, kw: 3, c: 16, f: 32, ow: 13), (kh: 2, kw: 3, c: 5, f: 16, ow: 6),
+                      (kh: 1, kw: 1, c: 3, f: 48, ow: 11), (kh: 3, kw: 2, c: 7, f: 16, ow: 10)])
+    func strideOneConvolutionMatchesReference(_ z: (kh: Int, kw: Int, c: Int, f: Int, ow: Int)) {
+        let oh = 4, xWidth = z.ow + z.kw + 1, depth = z.kh * z.kw * z.c
+        let x = Self.values((oh + z.kh - 1) * xWidth * z.c, seed: 11), w = Self.values(depth * z.f, seed: 12)
+        let b = Self.values(z.f, seed: 13), dy = Self.values(oh * z.ow * z.f, seed: 14)
+        let dw0 = Self.values(depth * z.f, seed: 15)
+        var packed = [Float](repeating: 0, count: depth * z.f)
+        spot_pack_panels16(w, depth, z.f, &packed)
+        func xAt(_ y: Int, _ xx: Int, _ ch: Int) -> Double { Double(x[(y * xWidth + xx) * z.c + ch]) }
+        for relu in [Int32(0), 1] {
+            var expected = [Float](repeating: 0, count: oh * z.ow * z.f)
+            for oy in 0..<oh { for ox in 0..<z.ow { for j in 0..<z.f {
+                var s = Double(b[j])
+                for ky in 0..<z.kh { for kx in 0..<z.kw { for ch in 0..<z.c {
+                    s += xAt(oy + ky, ox + kx, ch) * Double(w[((ky * z.kw + kx) * z.c + ch) * z.f + j])
+                } } }
+                expected[(oy * z.ow + ox) * z.f + j] = Float(relu == 1 ? max(s, 0) : s)
+            } } }
+            for variant in Self.convVariants {
+                var out = [Float](repeating: .nan, count: expected.count)
+                variant.forward(x, xWidth, z.c, packed, b, z.kh, z.kw, z.f, oh, z.ow, relu, &out)
+                let worst = zip(out, expected).map { abs($0 - $1) }.max()!
+                #expect(worst < 1e-4, "\(variant.name) forward, relu \(relu): largest difference \(worst)")
+            }
+        }
+        var expectedDW = [Float](repeating: 0, count: depth * z.f)
+        for ky in 0..<z.kh { for kx in 0..<z.kw { for ch in 0..<z.c { for j in 0..<z.f {
+            var s = Double(dw0[((ky * z.kw + kx) * z.c + ch) * z.f + j])
+            for oy in 0..<oh { for ox in 0..<z.ow { s += xAt(oy + ky, ox + kx, ch) * Double(dy[(oy * z.ow + ox) * z.f + j]) } }
+            expectedDW[((ky * z.kw + kx) * z.c + ch) * z.f + j] = Float(s)
+        } } } }
+        for variant in Self.convVariants {
+            var dw = dw0
+            variant.weightGradient(x, xWidth, z.c, dy, z.kh, z.kw, z.f, oh, z.ow, &dw)
+            let worst = zip(dw, expectedDW).map { abs($0 - $1) }.max()!
+            #expect(worst < 1e-4, "\(variant.name) weight gradient: largest difference \(worst)")
+        }
+    }
+
+    @Test func flippedPanelsHoldTheTransposedFlippedKernel() {
+        let (kh, kw, c, f) = (3, 2, 16, 5)
+        let w = Self.values(kh * kw * c * f, seed: 16)
+        var packed = [Float](repeating: .nan, count: w.count)
+        spot_pack_flipped_panels16(w, kh, kw, c, f, &packed)
+        let depth = kh * kw * f
+        for ky in 0..<kh { for kx in 0..<kw { for j in 0..<f { for ch in 0..<c {
+            let k = (ky * kw + kx) * f + j
+            let got = packed[((ch / 16) * depth + k) * 16 + ch % 16]
+            #expect(got == w[(((kh - 1 - ky) * kw + (kw - 1 - kx)) * c + ch) * f + j])
+        } } } }
+    }
+
     @Test func avx2IsUsedWhereTheCPUHasIt() throws {
         #if arch(x86_64)
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
