@@ -296,8 +296,8 @@ public final class Conv2D: Layer {
         case .direct, .im2col: return algorithm
         case .implicitGEMM: return implicitFits ? .implicitGEMM : .im2col
         case .automatic:
-            if kernelSize.0 * kernelSize.1 * inputChannels <= Conv2D.directDepthLimit { return .direct }
-            return implicitFits && spot_kernels_use_avx2() == 1 ? .implicitGEMM : .im2col
+            if implicitFits && spot_kernels_use_avx2() == 1 { return .implicitGEMM }
+            return kernelSize.0 * kernelSize.1 * inputChannels <= Conv2D.directDepthLimit ? .direct : .im2col
         }
     }
 
@@ -324,9 +324,9 @@ public final class Conv2D: Layer {
 extension Conv2D {
     /// How ``Conv2D`` computes its forward and backward products.
     public enum Algorithm: String, Sendable, CaseIterable {
+        /// ``implicitGEMM`` where it applies and the CPU has AVX2 and FMA; otherwise
         /// ``direct`` when a window holds at most ``Conv2D/directDepthLimit`` values
-        /// (`kernelHeight·kernelWidth·inputChannels`), else ``implicitGEMM`` where it applies
-        /// and the CPU has AVX2 and FMA, else ``im2col``.
+        /// (`kernelHeight·kernelWidth·inputChannels`), else ``im2col``.
         case automatic
         /// Lower every window into a row of a matrix and multiply it with `sgemm` (best when
         /// windows are deep: the product then dominates the copying).
@@ -340,8 +340,8 @@ extension Conv2D {
         /// tile, bias and activation fused; the input gradient is the same kernel run on the
         /// zero-bordered output gradient with the flipped kernel. Needs `outputChannels` (and,
         /// when the input gradient is computed, `inputChannels`) to be multiples of 16;
-        /// other geometries run ``im2col``. ``automatic`` picks it for deep windows when the
-        /// CPU has AVX2 and FMA.
+        /// other geometries run ``im2col``. ``automatic`` picks it wherever it applies when
+        /// the CPU has AVX2 and FMA.
         case implicitGEMM
     }
 

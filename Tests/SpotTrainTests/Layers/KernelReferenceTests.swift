@@ -1,3 +1,4 @@
+import CSpotKernels
 import Testing
 import SpotTrain
 
@@ -68,11 +69,24 @@ import SpotTrain
         #expect(y1.scalars.contains { $0 != 0 } && dx2.scalars.contains { $0 != 0 })
     }
 
-    @Test func automaticPicksDirectForShallowWindowsOnly() {
+    @Test func automaticPicksImplicitWhereItAppliesThenDirectForShallowWindows() {
         let rng = RandomGenerator(seed: 37)
         let shallow = Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: 3, rng: rng)   // depth 27
         let deep = Conv2D(inputChannels: 4, outputChannels: 4, kernelSize: 3, rng: rng)      // depth 36
         #expect(shallow.algorithm == .automatic && Conv2D.directDepthLimit == 32)
+        #expect(shallow.algorithm(for: [2, 6, 6, 3]) == .direct)
+        #expect(deep.algorithm(for: [2, 6, 6, 4]) == .im2col)
+        let model = Models.mnistCNN(rng: rng)
+        let conv1 = model.layers[0] as! Conv2D, conv2 = model.layers[1] as! Conv2D
+        let avx2 = spot_kernels_use_avx2() == 1
+        #expect(conv1.computesInputGradient == false)  // the first layer (set by Sequential)
+        #expect(conv1.algorithm(for: [8, 28, 28, 1]) == (avx2 ? .implicitGEMM : .direct))
+        #expect(conv2.algorithm(for: [8, 26, 26, 32]) == (avx2 ? .implicitGEMM : .im2col))
+        // The input gradient of a 1-channel image does not fit 16-channel panels.
+        conv1.computesInputGradient = true
+        #expect(conv1.algorithm(for: [8, 28, 28, 1]) == .direct)
+        let strided = Conv2D(inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 2, rng: rng)
+        #expect(strided.algorithm(for: [2, 9, 9, 32]) == .im2col)
         // Both give the reference result whichever algorithm runs.
         for layer in [shallow, deep] {
             let x = Tensor.uniform([2, 6, 6, layer.inputChannels], lower: -1, upper: 1, rng: rng)
