@@ -69,6 +69,34 @@ import SpotTrain
         #expect(y1.scalars.contains { $0 != 0 } && dx2.scalars.contains { $0 != 0 })
     }
 
+    /// The first layer of the mnist_cnn (one input channel, no input gradient): the
+    /// algorithms that apply give im2col's output and parameter gradients.
+    @Test(arguments: [Conv2D.Algorithm.direct, .implicitGEMM])
+    func firstLayerGradientsAgreeWithoutInputGradient(other: Conv2D.Algorithm) {
+        func layer(_ algorithm: Conv2D.Algorithm) -> Conv2D {
+            let layer = Conv2D(inputChannels: 1, outputChannels: 32, kernelSize: 3, activation: .relu,
+                               rng: RandomGenerator(seed: 38))
+            layer.bias.value.assign(from: Tensor.uniform([32], lower: -0.2, upper: 0.2, rng: RandomGenerator(seed: 39)))
+            layer.algorithm = algorithm
+            layer.computesInputGradient = false
+            return layer
+        }
+        let lowered = layer(.im2col), candidate = layer(other)
+        let shape = [6, 28, 28, 1]
+        #expect(candidate.algorithm(for: shape) == other)
+        let x = Tensor.uniform(shape, rng: RandomGenerator(seed: 40))
+        let y1 = lowered.forward(x, training: true).copy(), y2 = candidate.forward(x, training: true).copy()
+        let dy = Tensor.uniform(y1.shape, lower: -1, upper: 1, rng: RandomGenerator(seed: 41))
+        _ = lowered.backward(dy)
+        _ = candidate.backward(dy)
+        for (a, b, label) in [(y1, y2, "output"), (lowered.weight.gradient, candidate.weight.gradient, "weight gradient"),
+                              (lowered.bias.gradient, candidate.bias.gradient, "bias gradient")] {
+            let scale = max(1, a.scalars.map(abs).max() ?? 0)
+            let worst = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst <= 1e-5 * scale, "\(other) \(label): largest difference \(worst) at scale \(scale)")
+        }
+    }
+
     @Test func automaticPicksImplicitWhereItAppliesThenDirectForShallowWindows() {
         let rng = RandomGenerator(seed: 37)
         let shallow = Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: 3, rng: rng)   // depth 27
