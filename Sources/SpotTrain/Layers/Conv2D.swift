@@ -238,13 +238,7 @@ public final class Conv2D: Layer {
         if needsInputGradient {
             columnGradientScratch.prepare(workers: workers, count: perChunk * windows * depth)
         }
-        if weightPartials == nil || weightPartials!.count < chunks * depth * f {
-            weightPartials = TensorStorage(uninitializedCount: chunks * depth * f)
-        }
-        if biasPartials.count < chunks * f {
-            biasPartials.deallocate()
-            biasPartials = .allocate(capacity: chunks * f)
-        }
+        preparePartials(chunks: chunks, depth: depth)
         let dx = reuse(&inputGradient, shape: input.shape)
         let dyRaw = outputGradient.pointer, yOut = out.pointer
         let dyPre: UnsafeMutablePointer<Float> = activation == .linear
@@ -298,6 +292,19 @@ public final class Conv2D: Layer {
         case .automatic:
             if implicitFits && spot_kernels_use_avx2() == 1 { return .implicitGEMM }
             return kernelSize.0 * kernelSize.1 * inputChannels <= Conv2D.directDepthLimit ? .direct : .im2col
+        }
+    }
+
+    /// Makes room for `chunks` weight partials (`depth × outputChannels` each) and bias
+    /// partials, kept across batches.
+    fileprivate func preparePartials(chunks: Int, depth: Int) {
+        let f = outputChannels
+        if weightPartials == nil || weightPartials!.count < chunks * depth * f {
+            weightPartials = TensorStorage(uninitializedCount: chunks * depth * f)
+        }
+        if biasPartials.count < chunks * f {
+            biasPartials.deallocate()
+            biasPartials = .allocate(capacity: chunks * f)
         }
     }
 
@@ -389,13 +396,7 @@ extension Conv2D {
         let windows = g.outputHeight * g.outputWidth
         let perChunk = Conv2D.directImagesPerChunk
         let chunks = (n + perChunk - 1) / perChunk
-        if weightPartials == nil || weightPartials!.count < chunks * depth * f {
-            weightPartials = TensorStorage(uninitializedCount: chunks * depth * f)
-        }
-        if biasPartials.count < chunks * f {
-            biasPartials.deallocate()
-            biasPartials = .allocate(capacity: chunks * f)
-        }
+        preparePartials(chunks: chunks, depth: depth)
         let workers = Parallel.workerCount(for: chunks)
         columnScratch.prepare(workers: workers, count: windows * depth)
         columnGradientScratch.prepare(workers: workers, count: windows * f)
@@ -485,13 +486,7 @@ extension Conv2D {
         let depth = kh * kw * c
         let perChunk = Conv2D.implicitImagesPerChunk
         let chunks = (n + perChunk - 1) / perChunk
-        if weightPartials == nil || weightPartials!.count < chunks * depth * f {
-            weightPartials = TensorStorage(uninitializedCount: chunks * depth * f)
-        }
-        if biasPartials.count < chunks * f {
-            biasPartials.deallocate()
-            biasPartials = .allocate(capacity: chunks * f)
-        }
+        preparePartials(chunks: chunks, depth: depth)
         let needsInputGradient = computesInputGradient
         // The zero-bordered output gradient: (oh + 2(kh−1)) × (ow + 2(kw−1)) pixels.
         let padH = oh + 2 * (kh - 1), padW = ow + 2 * (kw - 1)
