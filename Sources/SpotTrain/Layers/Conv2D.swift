@@ -50,7 +50,7 @@ public struct ConvGeometry: Equatable, Sendable {
 import CSpotKernels
 import Synchronization
 
-/// A 2-D convolution over NHWC images, lowered to one matrix product over the whole batch.
+/// A 2-D convolution over NHWC images, computed as a matrix product over output pixels.
 ///
 /// `out[n, oy, ox, f] = activation(b[f] + Σ_{ky,kx,c} in[n, oy·s+ky−pt, ox·s+kx−pl, c] · W[ky, kx, c, f])`
 ///
@@ -58,11 +58,14 @@ import Synchronization
 /// kernelWidth, inputChannels, outputChannels]`, bias `[outputChannels]`, output `[batch,
 /// outputHeight, outputWidth, outputChannels]`.
 ///
-/// The forward pass gathers every window into a row of an `im2col` matrix
-/// `[batch·outputHeight·outputWidth, kernelHeight·kernelWidth·inputChannels]` and multiplies it
-/// by the weight viewed as `[kernelHeight·kernelWidth·inputChannels, outputChannels]`; in NHWC the
-/// product is already the output. The backward pass reuses that matrix for the weight
-/// gradient and scatters (`col2im`) the input gradient.
+/// Viewing every window as a row of a matrix `[batch·outputHeight·outputWidth,
+/// kernelHeight·kernelWidth·inputChannels]`, the output is that matrix times the weight viewed
+/// as `[kernelHeight·kernelWidth·inputChannels, outputChannels]` (in NHWC the product is
+/// already the output), the weight gradient is its transpose times the output gradient, and
+/// the input gradient scatters back (`col2im`). ``algorithm`` chooses how: building the window
+/// matrix for `sgemm` (``Algorithm/im2col``), reading windows straight from the image in
+/// register tiles (``Algorithm/implicitGEMM``), or per pixel for shallow windows
+/// (``Algorithm/direct``); see `Docs/Performance.md`.
 public final class Conv2D: Layer {
     /// The layer name; parameters are `"\(name).weight"` and `"\(name).bias"`.
     public var name: String {
