@@ -13,10 +13,15 @@ if arguments.count > 2 { Threading.configure(threads: arguments[2]) }
 
 let rng = RandomGenerator(seed: 1)
 let model = Models.mnistCNN(rng: rng)
-// SPOTTRAIN_CONV_ALGORITHM=im2col|direct|automatic forces every Conv2D's algorithm.
+// SPOTTRAIN_CONV_ALGORITHM=im2col|direct|implicitGEMM|automatic forces every Conv2D's algorithm.
 if let name = ProcessInfo.processInfo.environment["SPOTTRAIN_CONV_ALGORITHM"] {
     guard let algorithm = Conv2D.Algorithm(rawValue: name) else { fatalError("unknown algorithm \(name)") }
     for case let conv as Conv2D in model.layers { conv.algorithm = algorithm }
+}
+// SPOTTRAIN_SPARSE_DENSITY=0.4 sets every Conv2D's sparseGradientDensity (0: dense only).
+if let text = ProcessInfo.processInfo.environment["SPOTTRAIN_SPARSE_DENSITY"] {
+    guard let density = Float(text) else { fatalError("not a number: \(text)") }
+    for case let conv as Conv2D in model.layers { conv.sparseGradientDensity = density }
 }
 let optimizer = Adam()
 let loss = SoftmaxCrossEntropy()

@@ -58,6 +58,45 @@ void spot_conv_s1_forward(const float *x, long x_width, long c, const float *pac
 void spot_conv_s1_weight_gradient(const float *x, long x_width, long c, const float *dy,
                                   long kh, long kw, long f, long oh, long ow, float *dw);
 
+// MARK: Sparse output gradients of a stride-1 convolution
+//
+// After max pooling (one pixel per window gets a gradient), ReLU and dropout, most entries
+// of a convolution's output gradient are zero; these kernels visit only the others.
+
+/// Lists the nonzero entries of `dy` [pixels][f] by pixel: pixel p's are
+/// (index[e], value[e]) for start[p] <= e < start[p+1], in channel order. `start` has room
+/// for pixels + 1 entries, `index` and `value` for pixels * f. Returns the count. NaN counts
+/// as nonzero.
+long spot_sparse_compress(const float *dy, long pixels, long f, int *start, int *index, float *value);
+
+/// The same entries by channel, for an output of oh × ow pixels and an input of rows of
+/// `x_width` pixels of `c` channels: channel j's are (col_offset[e], col_value[e]) for
+/// col_start[j] <= e < col_start[j+1], in pixel order, where col_offset is the offset
+/// (oy * x_width + ox) * c of the window's first input value. col_start has f + 1 entries.
+void spot_sparse_columns(const int *start, const int *index, const float *value, long oh, long ow, long f,
+                         long x_width, long c, int *col_start, int *col_offset, float *col_value);
+
+/// Rearranges a kernel w [kh][kw][c][f] into wt [kh][f][kw*c]: for each kernel row and
+/// output channel, the weights of the kw*c input values it reads, contiguous.
+void spot_transpose_kernel_rows(const float *w, long kh, long kw, long c, long f, float *wt);
+
+/// out[d][j] += t[j][d] for d < rows, j < cols (out is rows x cols, t is cols x rows).
+void spot_add_transposed(const float *t, long rows, long cols, float *out);
+
+/// One image's input gradient from a sparse output gradient (by pixel, see
+/// `spot_sparse_compress`), added to dx [oh+kh-1][x_width][c]:
+///   dx[oy+ky][ox+kx][ch] += sum_{(j, v) at (oy, ox)} v * W[ky][kx][ch][j]
+/// with wt = W rearranged by `spot_transpose_kernel_rows`.
+void spot_conv_s1_sparse_input_gradient(const int *start, const int *index, const float *value, long oh, long ow,
+                                        const float *wt, long kh, long kw, long c, long f, long x_width, float *dx);
+
+/// One image's weight gradient from a sparse output gradient (by channel, see
+/// `spot_sparse_columns`), added to dwt [f][kh*kw*c] (the transpose of the [kh*kw*c][f]
+/// weight gradient; `spot_add_transposed` adds it back):
+///   dwt[j][(ky*kw+kx)*c+ch] += sum_{(offset, v) in channel j} v * x[offset + (ky*x_width + kx)*c + ch]
+void spot_conv_s1_sparse_weight_gradient(const int *col_start, const int *col_offset, const float *col_value,
+                                         const float *x, long x_width, long c, long kh, long kw, long f, float *dwt);
+
 // The two versions behind each kernel, for tests that compare them. The `_avx2` ones exist
 // only on x86-64 and must only be called when spot_kernels_use_avx2() returns 1.
 void spot_small_depth_product_portable(const float *a, const float *w, const float *bias,
@@ -71,7 +110,21 @@ void spot_conv_s1_forward_portable(const float *x, long x_width, long c, const f
                                    long kh, long kw, long f, long oh, long ow, int relu, float *out);
 void spot_conv_s1_weight_gradient_portable(const float *x, long x_width, long c, const float *dy,
                                            long kh, long kw, long f, long oh, long ow, float *dw);
+long spot_sparse_compress_portable(const float *dy, long pixels, long f, int *start, int *index, float *value);
+void spot_conv_s1_sparse_input_gradient_portable(const int *start, const int *index, const float *value,
+                                                 long oh, long ow, const float *wt, long kh, long kw, long c,
+                                                 long f, long x_width, float *dx);
+void spot_conv_s1_sparse_weight_gradient_portable(const int *col_start, const int *col_offset,
+                                                  const float *col_value, const float *x, long x_width, long c,
+                                                  long kh, long kw, long f, float *dwt);
 #if defined(__x86_64__)
+long spot_sparse_compress_avx2(const float *dy, long pixels, long f, int *start, int *index, float *value);
+void spot_conv_s1_sparse_input_gradient_avx2(const int *start, const int *index, const float *value,
+                                             long oh, long ow, const float *wt, long kh, long kw, long c,
+                                             long f, long x_width, float *dx);
+void spot_conv_s1_sparse_weight_gradient_avx2(const int *col_start, const int *col_offset,
+                                              const float *col_value, const float *x, long x_width, long c,
+                                              long kh, long kw, long f, float *dwt);
 void spot_conv_s1_forward_avx2(const float *x, long x_width, long c, const float *packed, const float *bias,
                                long kh, long kw, long f, long oh, long ow, int relu, float *out);
 void spot_conv_s1_weight_gradient_avx2(const float *x, long x_width, long c, const float *dy,
