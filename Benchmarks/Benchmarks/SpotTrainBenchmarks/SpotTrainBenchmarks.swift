@@ -38,6 +38,25 @@ final class LayerFixture {
                        name: "conv2", rng: RandomGenerator(seed: 1))
     let convInput = Tensor.uniform([128, 26, 26, 32], rng: RandomGenerator(seed: 2))
     let convOutputGradient = Tensor.uniform([128, 24, 24, 64], lower: -1, upper: 1, rng: RandomGenerator(seed: 3))
+    /// `convOutputGradient` as it arrives from 2×2 max pooling: in each window one pixel per
+    /// channel (chosen at random) keeps its value, the other three are 0.
+    lazy var pooledOutputGradient: Tensor = {
+        let g = convOutputGradient.copy()
+        let pick = Tensor.uniform(g.shape, rng: RandomGenerator(seed: 7))
+        let p = g.pointer, r = pick.pointer
+        for n in 0..<128 {
+            for y in stride(from: 0, to: 24, by: 2) {
+                for x in stride(from: 0, to: 24, by: 2) {
+                    let window = [(y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)].map { ((n * 24 + $0.0) * 24 + $0.1) * 64 }
+                    for f in 0..<64 {
+                        let keep = window.max { r[$0 + f] < r[$1 + f] }!
+                        for i in window where i != keep { p[i + f] = 0 }
+                    }
+                }
+            }
+        }
+        return g
+    }()
     let dense1 = Dense(inputFeatures: 9216, outputFeatures: 128, activation: .relu, name: "dense1",
                        rng: RandomGenerator(seed: 4))
     let denseInput = Tensor.uniform([128, 9216], rng: RandomGenerator(seed: 5))
@@ -214,7 +233,8 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    // Weight gradient plus input gradient: 5.44 GFLOP per backward.
+    // Weight gradient plus input gradient: 5.44 GFLOP per backward. With a dense output
+    // gradient (half of it nonzero after ReLU) the dense kernels run.
     Benchmark("Conv2D backward [128,26,26,32] -> 64x3x3") { benchmark in
         let l = layers.value
         blackHole(l.conv2.forward(l.convInput, training: true))
@@ -222,6 +242,20 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             blackHole(l.conv2.backward(l.convOutputGradient))
+        }
+    }
+
+    // The output gradient of the mnist_cnn's conv2 in training: 2×2 max pooling passes one
+    // pixel per window, ReLU about half of those, so about 1 in 8 entries is nonzero and the
+    // sparse pass runs (`Conv2D.sparseGradientDensity`). Rates count the dense 5.44 GFLOP.
+    Benchmark("Conv2D backward, pooled output gradient") { benchmark in
+        let l = layers.value
+        let dy = l.pooledOutputGradient
+        blackHole(l.conv2.forward(l.convInput, training: true))
+        blackHole(l.conv2.backward(dy))
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(l.conv2.backward(dy))
         }
     }
 
