@@ -28,6 +28,13 @@ let package = Package(
             dependencies: [.product(name: "SpotTrain", package: "SpotTrain")],
             path: "Sources/CheckpointSaveTiming"
         ),
+        // Dense versus sparse conv2 backward over the fraction of nonzero output-gradient
+        // entries: `swift run -c release sparse-crossover [repeats] [threads]`.
+        .executableTarget(
+            name: "sparse-crossover",
+            dependencies: [.product(name: "SpotTrain", package: "SpotTrain")],
+            path: "Sources/SparseCrossover"
+        ),
         .executableTarget(
             name: "SpotTrainBenchmarks",
             dependencies: [
