@@ -65,7 +65,9 @@ import Synchronization
 /// the input gradient scatters back (`col2im`). ``algorithm`` chooses how: building the window
 /// matrix for `sgemm` (``Algorithm/im2col``), reading windows straight from the image in
 /// register tiles (``Algorithm/implicitGEMM``), or per pixel for shallow windows
-/// (``Algorithm/direct``); see `Docs/Performance.md`.
+/// (``Algorithm/direct``). With ``Algorithm/implicitGEMM`` the backward pass skips the zero
+/// entries of a sparse output gradient (after max pooling and ReLU most are zero; see
+/// ``sparseGradientDensity``). See `Docs/Performance.md`.
 public final class Conv2D: Layer {
     /// The layer name; parameters are `"\(name).weight"` and `"\(name).bias"`.
     public var name: String {
@@ -512,9 +514,11 @@ extension Conv2D {
             if packedFlipped.count < depth * f { packedFlipped = TensorStorage(uninitializedCount: depth * f) }
             spot_pack_flipped_panels16(weight.value.pointer, kh, kw, c, f, packedFlipped.pointer)
         }
-        // The sparse pass: nonzero entries listed per image (offsets fit in Int32).
+        // The sparse pass: nonzero entries listed per image (their counts and input offsets
+        // are Int32).
         let sparseLimit = Int(Double(sparseGradientDensity) * Double(oh * ow * f))
-        let sparse = sparseGradientDensity > 0 && c % 8 == 0 && g.inputHeight * g.inputWidth * c < Int(Int32.max)
+        let sparse = sparseGradientDensity > 0 && c % 8 == 0
+            && max(g.inputHeight * g.inputWidth * c, oh * ow * f) < Int(Int32.max)
         if sparse {
             sparseScratch.prepare(workers: workers, pixels: oh * ow, channels: f, depth: depth)
             if needsInputGradient {
