@@ -446,6 +446,24 @@ SPOT_AVX2 void spot_conv_s1_weight_gradient_avx2(const float *x, long x_width, l
 
 // MARK: - Sparse output gradients, AVX2 + FMA
 
+// For each 8-bit mask: the lanes whose bit is set, in order (then zeros), and how many.
+// Filled by detect_cpu() when the library loads.
+static int pack_lanes[256][8] __attribute__((aligned(32)));
+static unsigned char pack_count[256];
+
+static void fill_pack_tables(void) {
+    for (int m = 0; m < 256; m++) {
+        int n = 0;
+        for (int lane = 0; lane < 8; lane++)
+            if (m & (1 << lane)) pack_lanes[m][n++] = lane;
+        pack_count[m] = (unsigned char)n;
+        while (n < 8) pack_lanes[m][n++] = 0;
+    }
+}
+
+// Branch-free: every block of 8 stores 8 (index, value) pairs at k, of which the first
+// popcount(mask) are kept. It never writes past pixels * f: k is at most the number of
+// entries before the block, so k + 8 <= p * f + j + 8 <= (p + 1) * f.
 SPOT_AVX2 long spot_sparse_compress_avx2(const float *dy, long pixels, long f, int *start, int *index, float *value) {
     const __m256 zero = _mm256_setzero_ps();
     long k = 0;
@@ -454,14 +472,12 @@ SPOT_AVX2 long spot_sparse_compress_avx2(const float *dy, long pixels, long f, i
         const float *g = dy + p * f;
         long j = 0;
         for (; j + 8 <= f; j += 8) {
-            unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(g + j), zero, _CMP_NEQ_UQ));
-            while (mask) {
-                const int b = __builtin_ctz(mask);
-                index[k] = (int)(j + b);
-                value[k] = g[j + b];
-                k++;
-                mask &= mask - 1;
-            }
+            const __m256 v = _mm256_loadu_ps(g + j);
+            const int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ));
+            const __m256i lanes = _mm256_load_si256((const __m256i *)pack_lanes[mask]);
+            _mm256_storeu_ps(value + k, _mm256_permutevar8x32_ps(v, lanes));
+            _mm256_storeu_si256((__m256i *)(index + k), _mm256_add_epi32(lanes, _mm256_set1_epi32((int)j)));
+            k += pack_count[mask];
         }
         for (; j < f; j++)
             if (g[j] != 0) { index[k] = (int)j; value[k] = g[j]; k++; }
@@ -529,6 +545,7 @@ static int use_avx2 = 0;
 __attribute__((constructor)) static void detect_cpu(void) {
     __builtin_cpu_init();
     use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    fill_pack_tables();
 }
 
 static inline int detect_avx2(void) { return use_avx2; }
