@@ -97,6 +97,26 @@ void spot_conv_s1_sparse_input_gradient(const int *start, const int *index, cons
 void spot_conv_s1_sparse_weight_gradient(const int *col_start, const int *col_offset, const float *col_value,
                                          const float *x, long x_width, long c, long kh, long kw, long f, float *dwt);
 
+// MARK: Winograd F(2x2, 3x3) for stride-1 3x3 convolutions
+
+/// Transforms a 3x3 kernel w [3][3][c][f] (f a multiple of 16) into the 16 matrices
+/// U[xi] = (G g Gᵀ)[xi] of Winograd's F(2x2, 3x3), each [c][f] in panels of 16 columns:
+/// u[((xi * (f/16) + p) * c + ch) * 16 + l] for the output channel 16 p + l.
+void spot_winograd_pack_weights(const float *w, long c, long f, float *u);
+
+/// Floats of scratch space `spot_winograd_forward` needs: 16 * (t * c + max(t, 6) * f)
+/// with t = ceil(ow / 2) tiles per row.
+long spot_winograd_scratch_count(long c, long f, long ow);
+
+/// One image of a stride-1 `valid` 3x3 convolution with Winograd's F(2x2, 3x3): x is
+/// [oh+2][ow+2][c], u from `spot_winograd_pack_weights`, out [oh][ow][f] =
+/// act(bias + conv); `bias` may be NULL. 16 multiplications per 2x2 output tile and channel
+/// pair instead of 36; agrees with the direct sum up to float rounding (the transforms add
+/// a few ulps). f a multiple of 16; the AVX2 version needs c a multiple of 8 (else the
+/// portable one runs).
+void spot_winograd_forward(const float *x, long c, const float *u, const float *bias, long f, long oh, long ow,
+                           int relu, float *out, float *scratch);
+
 // The two versions behind each kernel, for tests that compare them. The `_avx2` ones exist
 // only on x86-64 and must only be called when spot_kernels_use_avx2() returns 1.
 void spot_small_depth_product_portable(const float *a, const float *w, const float *bias,
@@ -117,7 +137,11 @@ void spot_conv_s1_sparse_input_gradient_portable(const int *start, const int *in
 void spot_conv_s1_sparse_weight_gradient_portable(const int *col_start, const int *col_offset,
                                                   const float *col_value, const float *x, long x_width, long c,
                                                   long kh, long kw, long f, float *dwt);
+void spot_winograd_forward_portable(const float *x, long c, const float *u, const float *bias, long f, long oh,
+                                    long ow, int relu, float *out, float *scratch);
 #if defined(__x86_64__)
+void spot_winograd_forward_avx2(const float *x, long c, const float *u, const float *bias, long f, long oh,
+                                long ow, int relu, float *out, float *scratch);
 long spot_sparse_compress_avx2(const float *dy, long pixels, long f, int *start, int *index, float *value);
 void spot_conv_s1_sparse_input_gradient_avx2(const int *start, const int *index, const float *value,
                                              long oh, long ow, const float *wt, long kh, long kw, long c,

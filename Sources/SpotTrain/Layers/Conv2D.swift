@@ -103,6 +103,13 @@ public final class Conv2D: Layer {
     /// float rounding, and each is deterministic, so results still do not depend on the
     /// thread count.
     public var sparseGradientDensity: Float = 0.4
+    /// Whether ``Algorithm/implicitGEMM`` computes the forward pass of a 3×3 convolution with
+    /// Winograd's F(2×2, 3×3) minimal filtering: 16 multiplications per 2×2 output tile and
+    /// channel pair instead of 36, plus cheap additions to transform tiles in and out. On
+    /// by default where it applies (3×3 kernel, ``inputChannels`` a multiple of 8); the
+    /// results agree with the direct product up to float rounding (the transforms add a few
+    /// ulps). See `Docs/Performance.md`.
+    public var winogradForward = true
 
     fileprivate var lastInput: Tensor?
     fileprivate var geometry: ConvGeometry?
@@ -112,6 +119,7 @@ public final class Conv2D: Layer {
     fileprivate var packedWeight = TensorStorage(uninitializedCount: 0)
     fileprivate var packedFlipped = TensorStorage(uninitializedCount: 0)
     fileprivate var kernelRows = TensorStorage(uninitializedCount: 0)
+    fileprivate var winogradWeight = TensorStorage(uninitializedCount: 0)
     fileprivate let sparseScratch = SparseGradientScratch()
     fileprivate let columnScratch = WorkerScratch()
     fileprivate let columnGradientScratch = WorkerScratch()
@@ -476,6 +484,9 @@ extension Conv2D {
         let n = input.shape[0], f = outputChannels, c = inputChannels
         let depth = g.kernelHeight * g.kernelWidth * c
         let out = reuse(&output, shape: [n, g.outputHeight, g.outputWidth, f])
+        if winogradForward && g.kernelHeight == 3 && g.kernelWidth == 3 && c % 8 == 0 {
+            return forwardWinograd(input, output: out, geometry: g)
+        }
         if packedWeight.count < depth * f { packedWeight = TensorStorage(uninitializedCount: depth * f) }
         spot_pack_panels16(weight.value.pointer, depth, f, packedWeight.pointer)
         let x = input.pointer, packed = packedWeight.pointer, b = bias.value.pointer, y = out.pointer
@@ -485,6 +496,28 @@ extension Conv2D {
             for image in images {
                 spot_conv_s1_forward(x + image * imageSize, g.inputWidth, c, packed, b, g.kernelHeight, g.kernelWidth,
                                      f, g.outputHeight, g.outputWidth, relu, y + image * outSize)
+            }
+        }
+        lastInput = input
+        geometry = g
+        return out
+    }
+
+    // Winograd F(2×2, 3×3) forward, one image per work item (see `spot_winograd_forward`).
+    fileprivate func forwardWinograd(_ input: Tensor, output out: Tensor, geometry g: ConvGeometry) -> Tensor {
+        let n = input.shape[0], f = outputChannels, c = inputChannels
+        let oh = g.outputHeight, ow = g.outputWidth
+        if winogradWeight.count < 16 * c * f { winogradWeight = TensorStorage(uninitializedCount: 16 * c * f) }
+        spot_winograd_pack_weights(weight.value.pointer, c, f, winogradWeight.pointer)
+        columnScratch.prepare(workers: Parallel.workerCount(for: n), count: spot_winograd_scratch_count(c, f, ow))
+        let x = input.pointer, u = winogradWeight.pointer, b = bias.value.pointer, y = out.pointer
+        let relu: Int32 = activation == .relu ? 1 : 0
+        let imageSize = g.inputHeight * g.inputWidth * c, outSize = oh * ow * f
+        let scratch = columnScratch
+        Parallel.forWorkers(count: n) { worker, images in
+            let space = scratch.pointer(worker)
+            for image in images {
+                spot_winograd_forward(x + image * imageSize, c, u, b, f, oh, ow, relu, y + image * outSize, space)
             }
         }
         lastInput = input
