@@ -65,7 +65,8 @@ import Synchronization
 /// the input gradient scatters back (`col2im`). ``algorithm`` chooses how: building the window
 /// matrix for `sgemm` (``Algorithm/im2col``), reading windows straight from the image in
 /// register tiles (``Algorithm/implicitGEMM``), or per pixel for shallow windows
-/// (``Algorithm/direct``). With ``Algorithm/implicitGEMM`` the backward pass skips the zero
+/// (``Algorithm/direct``). With ``Algorithm/implicitGEMM`` a 3×3 forward pass uses
+/// Winograd's minimal filtering (``winogradForward``) and the backward pass skips the zero
 /// entries of a sparse output gradient (after max pooling and ReLU most are zero; see
 /// ``sparseGradientDensity``). See `Docs/Performance.md`.
 public final class Conv2D: Layer {
