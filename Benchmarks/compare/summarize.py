@@ -212,9 +212,10 @@ def main(out, target=0.99):
             incl = [r["sps_incl_first"] for r in steps["spottrain"]]
             print(f"\nspottrain's own `samples_per_second` (all 110 steps, first included): {fmt_range(incl)}")
             print(f"sgemm 2048³ peak, best of the runs at the start and end: {peak:.1f} GFLOP/s")
-            print(f"(GFLOP/s = {MFLOP_PER_SAMPLE} MFLOP per sample, the dense count, × samples/s. spottrain's "
-                  "conv2 backward skips the zero terms of its sparse output gradient, so for spottrain this "
-                  "is more than the arithmetic it does and can exceed the sgemm peak.)")
+            print(f"(GFLOP/s = {MFLOP_PER_SAMPLE} MFLOP per sample, the direct count, × samples/s. spottrain's "
+                  "conv2 computes its forward pass with Winograd's F(2x2, 3x3) and skips the zero terms of "
+                  "its sparse output gradient, so for spottrain this is more than the arithmetic it does "
+                  "and can exceed the sgemm peak.)")
             st = med([r["sps"] for r in steps["spottrain"]])
             for fw, runs in steps.items():
                 if fw == "spottrain":
