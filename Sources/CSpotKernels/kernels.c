@@ -175,31 +175,39 @@ static void sparse_rows_sum_portable(long n, const float *value, const int *inde
     }
 }
 
+// The loops of the two sparse kernels, shared by both versions: ROWS_SUM is
+// sparse_rows_sum_portable or sparse_rows_sum_avx2.
+#define SPOT_SPARSE_INPUT_GRADIENT(ROWS_SUM)                                                        \
+    const long seg = kw * c;                                                                       \
+    for (long oy = 0; oy < oh; oy++)                                                               \
+        for (long ox = 0; ox < ow; ox++) {                                                         \
+            const long p = oy * ow + ox, n = start[p + 1] - start[p];                              \
+            if (n == 0) continue;                                                                  \
+            for (long ky = 0; ky < kh; ky++)                                                       \
+                ROWS_SUM(n, value + start[p], index + start[p], seg, wt + ky * f * seg, seg,       \
+                         dx + ((oy + ky) * x_width + ox) * c);                                     \
+        }
+
+#define SPOT_SPARSE_WEIGHT_GRADIENT(ROWS_SUM)                                                       \
+    const long seg = kw * c, depth = kh * seg;                                                     \
+    for (long j = 0; j < f; j++) {                                                                 \
+        const long n = col_start[j + 1] - col_start[j];                                            \
+        if (n == 0) continue;                                                                      \
+        for (long ky = 0; ky < kh; ky++)                                                           \
+            ROWS_SUM(n, col_value + col_start[j], col_offset + col_start[j], 1,                    \
+                     x + ky * x_width * c, seg, dwt + j * depth + ky * seg);                       \
+    }
+
 void spot_conv_s1_sparse_input_gradient_portable(const int *start, const int *index, const float *value,
                                                  long oh, long ow, const float *wt, long kh, long kw, long c,
                                                  long f, long x_width, float *dx) {
-    const long seg = kw * c;
-    for (long oy = 0; oy < oh; oy++)
-        for (long ox = 0; ox < ow; ox++) {
-            const long p = oy * ow + ox, n = start[p + 1] - start[p];
-            if (n == 0) continue;
-            for (long ky = 0; ky < kh; ky++)
-                sparse_rows_sum_portable(n, value + start[p], index + start[p], seg, wt + ky * f * seg, seg,
-                                         dx + ((oy + ky) * x_width + ox) * c);
-        }
+    SPOT_SPARSE_INPUT_GRADIENT(sparse_rows_sum_portable)
 }
 
 void spot_conv_s1_sparse_weight_gradient_portable(const int *col_start, const int *col_offset,
                                                   const float *col_value, const float *x, long x_width, long c,
                                                   long kh, long kw, long f, float *dwt) {
-    const long seg = kw * c, depth = kh * seg;
-    for (long j = 0; j < f; j++) {
-        const long n = col_start[j + 1] - col_start[j];
-        if (n == 0) continue;
-        for (long ky = 0; ky < kh; ky++)
-            sparse_rows_sum_portable(n, col_value + col_start[j], col_offset + col_start[j], 1,
-                                     x + ky * x_width * c, seg, dwt + j * depth + ky * seg);
-    }
+    SPOT_SPARSE_WEIGHT_GRADIENT(sparse_rows_sum_portable)
 }
 
 // MARK: - Winograd F(2x2, 3x3), portable
@@ -619,28 +627,13 @@ SPOT_INLINE void sparse_rows_sum_avx2(long n, const float *value, const int *ind
 SPOT_AVX2 void spot_conv_s1_sparse_input_gradient_avx2(const int *start, const int *index, const float *value,
                                                        long oh, long ow, const float *wt, long kh, long kw, long c,
                                                        long f, long x_width, float *dx) {
-    const long seg = kw * c;
-    for (long oy = 0; oy < oh; oy++)
-        for (long ox = 0; ox < ow; ox++) {
-            const long p = oy * ow + ox, n = start[p + 1] - start[p];
-            if (n == 0) continue;
-            for (long ky = 0; ky < kh; ky++)
-                sparse_rows_sum_avx2(n, value + start[p], index + start[p], seg, wt + ky * f * seg, seg,
-                                     dx + ((oy + ky) * x_width + ox) * c);
-        }
+    SPOT_SPARSE_INPUT_GRADIENT(sparse_rows_sum_avx2)
 }
 
 SPOT_AVX2 void spot_conv_s1_sparse_weight_gradient_avx2(const int *col_start, const int *col_offset,
                                                         const float *col_value, const float *x, long x_width, long c,
                                                         long kh, long kw, long f, float *dwt) {
-    const long seg = kw * c, depth = kh * seg;
-    for (long j = 0; j < f; j++) {
-        const long n = col_start[j + 1] - col_start[j];
-        if (n == 0) continue;
-        for (long ky = 0; ky < kh; ky++)
-            sparse_rows_sum_avx2(n, col_value + col_start[j], col_offset + col_start[j], 1,
-                                 x + ky * x_width * c, seg, dwt + j * depth + ky * seg);
-    }
+    SPOT_SPARSE_WEIGHT_GRADIENT(sparse_rows_sum_avx2)
 }
 
 // MARK: - Winograd F(2x2, 3x3), AVX2 + FMA (c a multiple of 8, f of 16)
