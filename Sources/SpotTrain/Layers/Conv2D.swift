@@ -97,9 +97,9 @@ public final class Conv2D: Layer {
     /// The backward pass of ``Algorithm/implicitGEMM`` visits only the nonzero entries of an
     /// image's output gradient when at most this fraction of them is nonzero; otherwise it
     /// runs the dense kernels. Applies when ``inputChannels`` is a multiple of 8 (the
-    /// kernels then work on whole vectors). After max pooling (one pixel per window receives a gradient),
-    /// ReLU and dropout, most entries are zero: in the mnist_cnn's second convolution about
-    /// one in six is not. Default 0.4 (where the two cost about the same here; see
+    /// kernels then work on whole vectors). After max pooling (one pixel per window
+    /// receives a gradient), ReLU and dropout, most entries are zero: in the mnist_cnn's
+    /// second convolution about one in six is not. Default 0.4 (where the two cost about the same here; see
     /// `Docs/Performance.md`); 0 turns the sparse pass off. Both give the same values up to
     /// float rounding, and each is deterministic, so results still do not depend on the
     /// thread count.
