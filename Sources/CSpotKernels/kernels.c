@@ -456,6 +456,20 @@ SPOT_AVX2 void spot_adam_update_avx2(float *value, const float *gradient, float 
 
 #define SPOT_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 
+// The register tile shared by the implicit-GEMM and Winograd products: for k < len,
+// a0[i]/a1[i] += a[i * a_stride + k] * panel[k][0..<16] for i < mr (mr ≤ 6).
+SPOT_INLINE void tile_accumulate(const int mr, const float *a, long a_stride, const float *panel, long len,
+                                 __m256 *a0, __m256 *a1) {
+    for (long k = 0; k < len; k++) {
+        const __m256 w0 = _mm256_loadu_ps(panel + k * 16), w1 = _mm256_loadu_ps(panel + k * 16 + 8);
+        for (int i = 0; i < mr; i++) {
+            const __m256 x = _mm256_broadcast_ss(a + i * a_stride + k);
+            a0[i] = _mm256_fmadd_ps(x, w0, a0[i]);
+            a1[i] = _mm256_fmadd_ps(x, w1, a1[i]);
+        }
+    }
+}
+
 // mr (1...6) output pixels of one row × 16 output channels (one panel), in 12 registers.
 SPOT_INLINE void conv_forward_tile(const int mr, const float *x, long x_width, long c, const float *panel,
                                    const float *bias16, long kh, long seg, long oy, long ox, int relu,
@@ -464,18 +478,8 @@ SPOT_INLINE void conv_forward_tile(const int mr, const float *x, long x_width, l
     const __m256 b0 = bias16 ? _mm256_loadu_ps(bias16) : _mm256_setzero_ps();
     const __m256 b1 = bias16 ? _mm256_loadu_ps(bias16 + 8) : _mm256_setzero_ps();
     for (int i = 0; i < mr; i++) { a0[i] = b0; a1[i] = b1; }
-    for (long ky = 0; ky < kh; ky++) {
-        const float *row = x + ((oy + ky) * x_width + ox) * c;
-        const float *pk = panel + ky * seg * 16;
-        for (long k = 0; k < seg; k++) {
-            const __m256 w0 = _mm256_loadu_ps(pk + k * 16), w1 = _mm256_loadu_ps(pk + k * 16 + 8);
-            for (int i = 0; i < mr; i++) {
-                const __m256 a = _mm256_broadcast_ss(row + i * c + k);
-                a0[i] = _mm256_fmadd_ps(a, w0, a0[i]);
-                a1[i] = _mm256_fmadd_ps(a, w1, a1[i]);
-            }
-        }
-    }
+    for (long ky = 0; ky < kh; ky++)
+        tile_accumulate(mr, x + ((oy + ky) * x_width + ox) * c, c, panel + ky * seg * 16, seg, a0, a1);
     const __m256 zero = _mm256_setzero_ps();
     for (int i = 0; i < mr; i++) {
         __m256 v0 = a0[i], v1 = a1[i];
@@ -706,14 +710,7 @@ SPOT_INLINE void winograd_output_tiles_avx2(const float *m, long rows, const flo
 SPOT_INLINE void winograd_gemm_tile(const int mr, const float *v, long c, const float *panel, float *m, long f) {
     __m256 a0[6], a1[6];
     for (int i = 0; i < mr; i++) { a0[i] = _mm256_setzero_ps(); a1[i] = _mm256_setzero_ps(); }
-    for (long k = 0; k < c; k++) {
-        const __m256 w0 = _mm256_loadu_ps(panel + k * 16), w1 = _mm256_loadu_ps(panel + k * 16 + 8);
-        for (int i = 0; i < mr; i++) {
-            const __m256 x = _mm256_broadcast_ss(v + i * c + k);
-            a0[i] = _mm256_fmadd_ps(x, w0, a0[i]);
-            a1[i] = _mm256_fmadd_ps(x, w1, a1[i]);
-        }
-    }
+    tile_accumulate(mr, v, c, panel, c, a0, a1);
     for (int i = 0; i < mr; i++) {
         _mm256_storeu_ps(m + i * f, a0[i]);
         _mm256_storeu_ps(m + i * f + 8, a1[i]);
