@@ -77,7 +77,7 @@ public struct SigV4Signer: Sendable, Equatable {
 
         let canonicalRequest = [
             request.method.uppercased(),
-            Self.canonicalPath(request.url),
+            Self.canonicalPath(request.url, service: service),
             Self.canonicalQuery(request.url),
             canonicalHeaders,
             signedHeaders,
@@ -144,20 +144,36 @@ public struct SigV4Signer: Sendable, Equatable {
         return host
     }
 
-    static func canonicalPath(_ url: URL) -> String {
-        let path = url.path
-        if path.isEmpty { return "/" }
-        return path.split(separator: "/", omittingEmptySubsequences: false)
-            .map { percentEncode(String($0)) }
+    /// The canonical URI: the path exactly as sent, with every segment URI-encoded once
+    /// (decoded, then ``percentEncode(_:)``d, so `%7e` and `~` agree). Empty segments and a
+    /// trailing `/` are kept (S3 keys such as `run/` depend on it). Every service but S3
+    /// encodes each segment a second time; S3 alone uses the single encoding.
+    /// - Parameters:
+    ///   - url: The request URL.
+    ///   - service: The signing service (`"s3"` selects the single encoding).
+    static func canonicalPath(_ url: URL, service: String) -> String {
+        let raw = URLComponents(url: url, resolvingAgainstBaseURL: false)?.percentEncodedPath ?? url.path
+        if raw.isEmpty { return "/" }
+        return raw.split(separator: "/", omittingEmptySubsequences: false)
+            .map { segment -> String in
+                let once = percentEncode(String(segment).removingPercentEncoding ?? String(segment))
+                return service == "s3" ? once : percentEncode(once)
+            }
             .joined(separator: "/")
     }
 
+    /// The canonical query: every name and value URI-encoded once (decoded, then
+    /// ``percentEncode(_:)``d; `+` is a literal plus, not a space), sorted by name, then value;
+    /// a name without `=` gets an empty value (`?uploads` signs as `uploads=`).
     static func canonicalQuery(_ url: URL) -> String {
         guard let query = URLComponents(url: url, resolvingAgainstBaseURL: false)?.percentEncodedQuery,
               !query.isEmpty else { return "" }
+        func canonical(_ text: Substring) -> String {
+            percentEncode(String(text).removingPercentEncoding ?? String(text))
+        }
         let pairs = query.split(separator: "&").map { pair -> (String, String) in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+            return (canonical(parts[0]), parts.count > 1 ? canonical(parts[1]) : "")
         }
         return pairs.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
             .map { "\($0.0)=\($0.1)" }
