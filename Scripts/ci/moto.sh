@@ -2,14 +2,20 @@
 # Start or stop the moto EC2 servers the EC2Spot integration tests use (loopback only).
 #
 #   Scripts/ci/moto.sh start   # prints `export …` lines; eval them, or read the state files
-#   Scripts/ci/moto.sh stop    # stops both servers by PID
+#   Scripts/ci/moto.sh stop    # stops the servers by PID
 #   Scripts/ci/moto.sh env     # prints the `export …` lines of running servers again
 #
-# Two servers are started from one pinned venv:
+# Three servers are started from one pinned venv:
 #   - the open one (SPOTTRAIN_MOTO_ENDPOINT) accepts any credentials;
-#   - the auth one (SPOTTRAIN_MOTO_AUTH_ENDPOINT) is for the one test that switches moto's
-#     signature checking on (POST /moto-api/reset-auth with body "0"), so it cannot
-#     disturb tests running in parallel against the open one.
+#   - the auth one (SPOTTRAIN_MOTO_AUTH_ENDPOINT) is for the tests that switch moto's
+#     signature checking on (POST /moto-api/reset-auth with body "0"), so they cannot
+#     disturb tests running in parallel against the open one. It runs through
+#     Scripts/ci/moto_raw_uri_server.py, which makes moto verify signatures against the
+#     request target as sent: moto 5.2.1 otherwise checks against a percent-decoded URL and
+#     refuses correctly signed S3 requests whose query has `%2F` (ListObjectsV2 prefix=run/).
+#   - the S3 auth one (SPOTTRAIN_MOTO_S3_AUTH_ENDPOINT), the same but for the S3 tests, so that
+#     the EC2 and S3 auth suites (which switch checking on and off) never overlap on a server.
+# All serve EC2, IAM and S3 (moto routes on the signature's credential scope).
 # State (PIDs, URLs, logs) lives in ${SPOTTRAIN_MOTO_STATE:-/tmp/spottrain-moto}.
 # The venv is ${MOTO_VENV:-/tmp/spottrain-moto-venv}; it reuses system site-packages when
 # they already satisfy the pins, otherwise pip downloads them (PyPI only).
@@ -18,7 +24,7 @@ set -euo pipefail
 STATE_DIR="${SPOTTRAIN_MOTO_STATE:-/tmp/spottrain-moto}"
 VENV="${MOTO_VENV:-/tmp/spottrain-moto-venv}"
 PY="${PYTHON:-python3}"
-# Enough for moto's EC2/IAM server mode (the full moto[server] extra pulls in docker,
+# Enough for moto's EC2/IAM/S3 server mode (the full moto[server] extra pulls in docker,
 # cfn-lint and more, which EC2 does not need).
 PINS=(moto==5.2.1 flask==3.1.3 flask-cors==6.0.2 werkzeug==3.1.8 boto3==1.43.11)
 
@@ -68,12 +74,16 @@ PYREADY
   log "moto at $url did not answer DescribeRegions in time; log follows"; cat "$logfile" >&2; return 1
 }
 
-start_one() {  # start_one NAME
-  local name="$1" port pid url
+start_one() {  # start_one NAME [LAUNCHER.py]: LAUNCHER takes moto.server's arguments
+  local name="$1" launcher="${2:-}" port pid url
   port="$(free_port)"
   url="http://127.0.0.1:$port"
   # Own process group (setsid) so that `stop` can end it and any children it forks.
-  setsid "$VENV/bin/python" -m moto.server -H 127.0.0.1 -p "$port" >"$STATE_DIR/$name.log" 2>&1 < /dev/null &
+  if [[ -n "$launcher" ]]; then
+    setsid "$VENV/bin/python" "$launcher" -H 127.0.0.1 -p "$port" >"$STATE_DIR/$name.log" 2>&1 < /dev/null &
+  else
+    setsid "$VENV/bin/python" -m moto.server -H 127.0.0.1 -p "$port" >"$STATE_DIR/$name.log" 2>&1 < /dev/null &
+  fi
   pid=$!
   echo "$pid" >"$STATE_DIR/$name.pid"
   echo "$url" >"$STATE_DIR/$name.url"
@@ -84,6 +94,7 @@ start_one() {  # start_one NAME
 print_env() {
   echo "export SPOTTRAIN_MOTO_ENDPOINT=$(cat "$STATE_DIR/moto.url")"
   echo "export SPOTTRAIN_MOTO_AUTH_ENDPOINT=$(cat "$STATE_DIR/moto-auth.url")"
+  echo "export SPOTTRAIN_MOTO_S3_AUTH_ENDPOINT=$(cat "$STATE_DIR/moto-s3-auth.url")"
   echo "export SPOTTRAIN_MOTO_PYTHON=$VENV/bin/python"
   # Loopback must never go through an HTTP proxy (URLSession on Linux honours *_proxy).
   echo "export no_proxy=127.0.0.1,localhost${no_proxy:+,$no_proxy}"
@@ -106,14 +117,16 @@ stop_one() {  # stop_one NAME
 case "${1:-}" in
   start)
     mkdir -p "$STATE_DIR"
-    stop_one moto; stop_one moto-auth
+    stop_one moto; stop_one moto-auth; stop_one moto-s3-auth
     ensure_venv
     start_one moto
-    start_one moto-auth
+    launcher="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/moto_raw_uri_server.py"
+    start_one moto-auth "$launcher"
+    start_one moto-s3-auth "$launcher"
     print_env
     ;;
   stop)
-    stop_one moto; stop_one moto-auth
+    stop_one moto; stop_one moto-auth; stop_one moto-s3-auth
     ;;
   env)
     print_env
