@@ -2,8 +2,8 @@ import Foundation
 
 /// When and how long to wait before sending a failed request again.
 ///
-/// Retries throttling errors (``EC2Error/throttlingCodes``), 5xx responses and
-/// ``TransportError``s (no response at all), never other 4xx errors nor requests the
+/// Retries throttling errors (``EC2Error/throttlingCodes``; for S3, ``S3Error/isRetryable``),
+/// 5xx responses and ``TransportError``s (no response at all), never other 4xx errors nor requests the
 /// transport refused to send (``TransportError/Kind/unsupportedRequest``). The wait before retry
 /// `n` (1-based) is `random() × min(maxDelay, baseDelay × 2^(n-1))`: exponential backoff
 /// with "full jitter", so that many clients throttled at once do not retry in lockstep.
@@ -46,6 +46,7 @@ public struct RetryPolicy: Sendable {
     ///   ``TransportError/Kind/unsupportedRequest``.
     public func isRetryable(_ error: any Error) -> Bool {
         if let error = error as? TransportError { return error.kind != .unsupportedRequest }
+        if let error = error as? S3Error { return error.isRetryable }
         if let error = error as? EC2Error {
             if error.isThrottling { return true }
             if error.code == EC2Error.malformedResponseCode { return false }

@@ -123,7 +123,7 @@ extension S3Client {
             do {
                 return try decode(try await performOnce(call, url: url))
             } catch let error as S3Error {
-                guard attempt < retryPolicy.maxAttempts, error.isRetryable else { throw error }
+                guard attempt < retryPolicy.maxAttempts, retryPolicy.isRetryable(error) else { throw error }
                 try await clock.sleep(retryPolicy.delay(beforeRetry: attempt))
                 attempt += 1
             }

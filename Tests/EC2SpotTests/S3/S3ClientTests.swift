@@ -271,3 +271,22 @@ final class Counter: @unchecked Sendable {
     private var value = 0
     func next() -> Int { lock.withLock { value += 1; return value } }
 }
+
+@Suite struct S3RetryPolicyTests {
+    @Test func theStandardPolicyRetriesS3ThrottlingTransientAndServerErrorsOnly() {
+        let policy = RetryPolicy.standard
+        func error(_ status: Int, _ code: String) -> S3Error { S3Error(status: status, code: code, message: "m") }
+        for retryable in [error(503, "SlowDown"), error(500, "InternalError"), error(503, "ServiceUnavailable"),
+                          error(400, "RequestTimeout"), error(502, "HTTP502"),
+                          S3Error(status: 0, code: S3Error.transportFailureCode, message: "m",
+                                  underlying: TransportError(.timedOut, "slow"))] {
+            #expect(policy.isRetryable(retryable), "\(retryable.code)")
+        }
+        for final in [error(403, "AccessDenied"), error(404, "NoSuchKey"), error(403, "SignatureDoesNotMatch"),
+                      error(400, "BadDigest"), error(200, S3Error.checksumMismatchCode), error(200, S3Error.malformedResponseCode),
+                      S3Error(status: 0, code: S3Error.transportFailureCode, message: "m",
+                              underlying: TransportError(.unsupportedRequest, "no"))] {
+            #expect(!policy.isRetryable(final), "\(final.code)")
+        }
+    }
+}
