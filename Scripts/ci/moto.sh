@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start or stop the moto EC2 servers the EC2Spot integration tests use (loopback only).
+# Start or stop the moto servers (EC2, IAM, S3) the integration tests use (loopback only).
 #
 #   Scripts/ci/moto.sh start   # prints `export …` lines; eval them, or read the state files
 #   Scripts/ci/moto.sh stop    # stops the servers by PID

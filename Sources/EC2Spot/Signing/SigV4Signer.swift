@@ -5,7 +5,7 @@ import Foundation
 ///
 /// A pure value: the same credentials, region, service, request and date always give the
 /// same signature, so it is tested against known answers from botocore
-/// (`Scripts/sigv4_vectors.py`). It signs every header the request carries (except those
+/// (`Scripts/sigv4_vectors.py`; S3's rules: `Scripts/s3_sigv4_vectors.py`). It signs every header the request carries (except those
 /// AWS excludes, such as `user-agent`) plus `host` (with the port when it is not the
 /// scheme's default), `x-amz-date` and, for temporary credentials, `x-amz-security-token`.
 public struct SigV4Signer: Sendable, Equatable {
