@@ -5,9 +5,11 @@ import Foundation
 ///
 /// A pure value: the same credentials, region, service, request and date always give the
 /// same signature, so it is tested against known answers from botocore
-/// (`Scripts/sigv4_vectors.py`; S3's rules: `Scripts/s3_sigv4_vectors.py`). It signs every header the request carries (except those
-/// AWS excludes, such as `user-agent`) plus `host` (with the port when it is not the
-/// scheme's default), `x-amz-date` and, for temporary credentials, `x-amz-security-token`.
+/// (`Scripts/sigv4_vectors.py`; S3's rules: `Scripts/s3_sigv4_vectors.py`). It signs every
+/// header the request carries (except those AWS excludes, such as `user-agent`) plus `host`
+/// (with the port when it is not the scheme's default), `x-amz-date` and, for temporary
+/// credentials, `x-amz-security-token`. The path is URI-encoded once for S3 (`service`
+/// `"s3"`) and twice for every other service, as SigV4 specifies.
 public struct SigV4Signer: Sendable, Equatable {
     /// The credentials that sign.
     public var credentials: AWSCredentials
