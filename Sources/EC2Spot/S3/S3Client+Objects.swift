@@ -91,9 +91,10 @@ extension S3Client {
         }
         if response.status == 200 {
             // The server ignored the range and sent the whole object: cut it here.
-            let end = min(range.upperBound + 1, response.body.count)
-            let slice = range.lowerBound < end ? response.body.subdata(in: range.lowerBound..<end) : Data()
-            return S3ObjectContent(body: slice, etag: etag, objectSize: response.body.count, offset: range.lowerBound)
+            let whole = Data(response.body)  // indices from 0, whatever the transport returned
+            let end = min(range.upperBound + 1, whole.count)
+            let slice = range.lowerBound < end ? whole.subdata(in: range.lowerBound..<end) : Data()
+            return S3ObjectContent(body: slice, etag: etag, objectSize: whole.count, offset: range.lowerBound)
         }
         let (start, total) = Self.parseContentRange(response.headers["content-range"])
         guard start == range.lowerBound, response.body.count <= range.count else {
@@ -196,12 +197,13 @@ extension S3Client {
     /// - Returns: The keys S3 could not delete, with its reason (empty when all went).
     /// - Throws: ``S3Error`` when a request as a whole fails.
     public func deleteObjects(_ keys: [String], bucket: String) async throws -> [S3DeleteFailure] {
+        // Every key is checked before the first batch goes, so a bad key deletes nothing.
+        for key in keys { try Self.validateKey(key, inPath: false) }
         var failures: [S3DeleteFailure] = []
         var start = 0
         while start < keys.count {
             let batch = keys[start..<min(start + 1000, keys.count)]
             start += batch.count
-            for key in batch { try Self.validateKey(key) }
             var xml = #"<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#
                 + "<Quiet>true</Quiet>"
             for key in batch { xml += "<Object><Key>\(S3XMLText.escape(key))</Key></Object>" }

@@ -42,10 +42,14 @@ extension S3Client {
     }
 
     /// Checks an object key: 1–1024 UTF-8 bytes, no control characters (XML 1.0 cannot
-    /// carry them in list and delete documents), and no `.` or `..` path segment (HTTP
-    /// stacks and proxies may resolve those, so the request would reach another key).
+    /// carry them in list and delete documents), and, when the key goes in the URL path, no
+    /// `.` or `..` segment (HTTP stacks and proxies may resolve those, so the request would
+    /// reach another key).
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - inPath: Whether the key becomes the request path (false: an XML document).
     /// - Throws: ``S3Error`` with code ``S3Error/invalidKeyCode``.
-    static func validateKey(_ key: String) throws {
+    static func validateKey(_ key: String, inPath: Bool = true) throws {
         let reason: String?
         if key.isEmpty {
             reason = "is empty"
@@ -53,7 +57,7 @@ extension S3Client {
             reason = "is \(key.utf8.count) UTF-8 bytes long (S3's limit is 1024)"
         } else if key.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             reason = "contains control characters"
-        } else if key.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == "." || $0 == ".." }) {
+        } else if inPath, key.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == "." || $0 == ".." }) {
             reason = "has a '.' or '..' path segment"
         } else {
             reason = nil

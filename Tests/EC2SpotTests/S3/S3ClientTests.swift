@@ -290,3 +290,28 @@ final class Counter: @unchecked Sendable {
         }
     }
 }
+
+@Suite struct S3KeyHandlingTests {
+    @Test func deleteObjectsChecksEveryKeyBeforeTheFirstBatchAndAllowsDotSegments() async throws {
+        let transport = S3ScriptedTransport { _ in S3Test.xml(200, "<DeleteResult/>") }
+        let client = S3Test.client(transport)
+        let keys = (1...1500).map { "run/k\($0)" } + ["bad\u{1}key"]
+        let error = await #expect(throws: S3Error.self) { _ = try await client.deleteObjects(keys, bucket: "bkt") }
+        #expect(error?.code == S3Error.invalidKeyCode)
+        #expect(transport.requests.isEmpty)
+
+        // In an XML document a '.' segment is just text: such keys (written by other tools) can go.
+        #expect(try await client.deleteObjects(["run/./odd", "run/../odd"], bucket: "bkt").isEmpty)
+        #expect(String(decoding: try #require(transport.requests.first).body, as: UTF8.self).contains("<Key>run/../odd</Key>"))
+    }
+
+    @Test func aServerThatIgnoresTheRangeIsCutToTheRangeAskedFor() async throws {
+        let object = S3Test.bytes(50)
+        let transport = S3ScriptedTransport { _ in HTTPResponse(status: 200, body: object) }
+        let client = S3Test.client(transport)
+        let content = try await client.getObject(bucket: "bkt", key: "k", range: 40...99)
+        #expect(content.body == object.subdata(in: 40..<50))
+        #expect(content.offset == 40)
+        #expect(content.objectSize == 50)
+    }
+}
