@@ -98,23 +98,40 @@ import SpotTrain
     @Test(arguments: [false, true])
     func headerCountsThatDisagreeAreRejectedBeforeDecoding(compressed: Bool) throws {
         let dir = try TemporaryDirectory()
-        // The images header claims 5,000,000 images, but only the header is there: decoding
-        // the file would report a truncated stream; the headers alone show the mismatch.
+        let labelsPath = try dir.write("labels", compressed ? try IDXFixture.gzip(Self.labels(256)) : Self.labels(256))
+        // The repro's shape: a header claiming 5,000,000 images and nothing behind it. It is
+        // rejected from its header (its own size check or the count check), never inflated.
         let imagesHeader = Array(Self.images(0)[0..<16])
         let lying = Self.patched(imagesHeader, at: 4, 5_000_000)
-        let imagesPath = try dir.write("images", compressed ? try IDXFixture.gzip(lying) : lying)
-        let labelsPath = try dir.write("labels", compressed ? try IDXFixture.gzip(Self.labels(256)) : Self.labels(256))
+        let lyingPath = try dir.write("lying", compressed ? try IDXFixture.gzip(lying) : lying)
         do {
-            _ = try MNIST.loadSplit(images: imagesPath, labels: labelsPath)
+            _ = try MNIST.loadSplit(images: lyingPath, labels: labelsPath)
             Issue.record("loaded a split whose headers disagree")
         } catch let error as MNISTError {
-            #expect(error.code == .countMismatch)
-            #expect(error.message.contains("5000000") && error.message.contains("256"), "\(error)")
+            #expect(error.code == .countMismatch, "\(error)")
+        } catch let error as IDXError {
+            #expect(error.code == .truncatedData && error.message.contains("3920000000"), "\(error)")
         }
-        // The same with matching counts but 27 × 28 images: the shape, from the header.
-        let narrow = Self.patched(Self.patched(imagesHeader, at: 4, 256), at: 8, 27)
-        let narrowPath = try dir.write("narrow", compressed ? try IDXFixture.gzip(narrow) : narrow)
-        #expect(throws: MNISTError.self) { try MNIST.loadSplit(images: narrowPath, labels: labelsPath) }
+        // 255 images whose compressed data is corrupt after the header, against 256 labels:
+        // the count mismatch is reported from the headers (decoding would report corruption).
+        var images = compressed ? try IDXFixture.gzip(Self.images(255), level: 0) : Self.images(255)
+        if compressed { for i in 200..<images.count - 8 { images[i] = 0xA5 } }
+        let imagesPath = try dir.write("images", images)
+        let error = try #require(throws: MNISTError.self) { try MNIST.loadSplit(images: imagesPath, labels: labelsPath) }
+        #expect(error.code == .countMismatch)
+        #expect(error.message.contains("255 images") && error.message.contains("256 labels"), "\(error)")
+        // The same with 256 images of 27 × 28: the shape, from the header.
+        var narrow = compressed ? try IDXFixture.gzip(Self.images(256, side: 28), level: 0) : Self.images(256)
+        if compressed {
+            for i in 200..<narrow.count - 8 { narrow[i] = 0xA5 }
+            // The IDX header sits in the stored block: 10 gzip + 5 block header bytes.
+            narrow[15 + 11] = 27
+        } else {
+            narrow = IDXFixture.file(typeCode: 0x08, shape: [256, 27, 28], data: [UInt8](repeating: 1, count: 256 * 27 * 28))
+        }
+        let narrowPath = try dir.write("narrow", narrow)
+        let shapeError = try #require(throws: MNISTError.self) { try MNIST.loadSplit(images: narrowPath, labels: labelsPath) }
+        #expect(shapeError.code == .unexpectedShape, "\(shapeError)")
     }
 
     @Test func compressedFileTooSmallForItsClaimIsRejectedFromTheHeader() throws {
