@@ -27,7 +27,10 @@
 /// 64 KiB chunks and inflated 16 KiB at a time with a bounded ``Inflater``; the decoded data
 /// grows only as real data arrives, and the stream is cut off as soon as it produces one
 /// byte more than the header claims, so a gzip bomb or a lying header costs at most the
-/// header's (bounded) claim.
+/// header's (bounded) claim. A gzip file's claim must also fit what its compressed size can
+/// inflate to (deflate expands at most 1032:1), checked as soon as the header is decoded.
+/// ``readHeader(_:)`` reads and checks only the header, so that two files can be compared
+/// (``MNIST`` compares images with labels) before either is decoded.
 public struct IDXReader: Sendable {
     /// The default ``maximumDataBytes``: 4 GiB.
     public static let defaultMaximumDataBytes = 1 << 32
