@@ -101,14 +101,15 @@ RequiresMountsFor=/dl
 [Service]
 Type=exec
 ExecStart=/usr/local/bin/spottrain train --data /dl/data/mnist --checkpoint-dir /dl/checkpoints --spot --summary /dl/summary.json --metrics /dl/metrics.jsonl --quiet
-# Exit codes: 0 finished; 75 interrupted after a good checkpoint; 1 runtime error; 64 usage.
+# Exit codes: 0 finished; 75 interrupted after a good checkpoint; 1 transient runtime error;
+# 64 usage and 78 configuration (bad data, mismatched checkpoint, divergence): never restarted.
 # 75 counts as a failure, so it is restarted: on this instance that is harmless (training
 # resumes, or checkpoints and exits again while the notice stands); after a reclaim the
 # next instance's boot runs this unit from its user data.
 SuccessExitStatus=0
 Restart=on-failure
 RestartSec=10
-RestartPreventExitStatus=64
+RestartPreventExitStatus=64 78
 TimeoutStopSec=90
 
 [Install]

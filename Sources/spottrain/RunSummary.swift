@@ -2,7 +2,14 @@ import Foundation
 
 /// The JSON object `spottrain train --summary FILE` writes when a run ends: the contract
 /// scripts and tests rely on. Keys are stable; new keys may be added.
+///
+/// `status` is the ``TrainingStatus`` raw value (`completed`, `max_steps`, `stopped`,
+/// `interrupted`, `diverged`) or `save_failed` when the last save (or an interruption's
+/// emergency save) failed. Non-finite numbers (a diverged loss) are written as `null`.
 struct RunSummary: Encodable {
+    /// The `status` of a run whose last save failed.
+    static let saveFailedStatus = "save_failed"
+
     var status: String
     var epochsCompleted: Int
     var globalStep: Int
@@ -22,6 +29,10 @@ struct RunSummary: Encodable {
     /// encode, write, fsync, rename).
     var checkpointsSaved: Int = 0
     var checkpointSaveSeconds: Double = 0
+    /// Saves that failed in this process (I/O errors); `checkpoint` is the newest good one.
+    var checkpointFailures: Int = 0
+    /// Why the run stopped early (early stopping, an interruption, divergence), if it did.
+    var stopReason: String? = nil
     /// What stopped an interrupted run (`null` otherwise); see ``InterruptionSummary``.
     var interruption: InterruptionSummary? = nil
 
@@ -41,6 +52,14 @@ struct RunSummary: Encodable {
         case checkpoint, interruption
         case checkpointsSaved = "checkpoints_saved"
         case checkpointSaveSeconds = "checkpoint_save_seconds"
+        case checkpointFailures = "checkpoint_failures"
+        case stopReason = "stop_reason"
+    }
+
+    /// `value` if finite, else `nil` (JSON has no NaN or infinity).
+    private static func finite(_ value: Double?) -> Double? {
+        guard let value, value.isFinite else { return nil }
+        return value
     }
 
     /// Encodes with every key present (`null` for absent optionals).
@@ -49,21 +68,23 @@ struct RunSummary: Encodable {
         try c.encode(status, forKey: .status)
         try c.encode(epochsCompleted, forKey: .epochsCompleted)
         try c.encode(globalStep, forKey: .globalStep)
-        try c.encode(testAccuracy, forKey: .testAccuracy)
-        try c.encode(testLoss, forKey: .testLoss)
-        try c.encode(trainLoss, forKey: .trainLoss)
-        try c.encode(samplesPerSecond, forKey: .samplesPerSecond)
-        try c.encode(wallSeconds, forKey: .wallSeconds)
+        try c.encode(Self.finite(testAccuracy), forKey: .testAccuracy)
+        try c.encode(Self.finite(testLoss), forKey: .testLoss)
+        try c.encode(Self.finite(trainLoss), forKey: .trainLoss)
+        try c.encode(Self.finite(samplesPerSecond), forKey: .samplesPerSecond)
+        try c.encode(Self.finite(wallSeconds), forKey: .wallSeconds)
         try c.encode(weightsSHA256, forKey: .weightsSHA256)
         try c.encode(seed, forKey: .seed)
         try c.encode(threads, forKey: .threads)
-        try c.encode(history, forKey: .history)
+        try c.encode(history.map { $0.mapValues(Self.finite) }, forKey: .history)
         try c.encode(resumedFrom, forKey: .resumedFrom)
         try c.encode(resumedStep, forKey: .resumedStep)
         try c.encode(checkpoint, forKey: .checkpoint)
         try c.encode(interruption, forKey: .interruption)
         try c.encode(checkpointsSaved, forKey: .checkpointsSaved)
-        try c.encode(checkpointSaveSeconds, forKey: .checkpointSaveSeconds)
+        try c.encode(Self.finite(checkpointSaveSeconds), forKey: .checkpointSaveSeconds)
+        try c.encode(checkpointFailures, forKey: .checkpointFailures)
+        try c.encode(stopReason, forKey: .stopReason)
     }
 
     /// Writes the summary to `path` atomically (a temporary file in the same directory,

@@ -19,10 +19,17 @@ struct TrainCommand: ParsableCommand {
         triggers an early checkpoint. If the deadline has passed (or is too close for a save),
         or the emergency save fails, the previous checkpoint is kept and the run exits 1.
 
+        Resuming: --learning-rate given with a checkpoint replaces the checkpoint's value (with
+        a notice); --batch-size, --seed and --train-limit, which decide the data order, must
+        match the checkpoint (exit 64 otherwise, unless --fresh); flags not given take the
+        checkpoint's values.
+
         Exit codes: 0 done; 75 interrupted after writing a checkpoint of the step it stopped
-        at (restart to continue, nothing lost); 1 runtime error, including an interruption
-        that could not be checkpointed (a restart resumes from the previous checkpoint);
-        64 usage error.
+        at (restart to continue, nothing lost); 1 runtime error that a restart may fix,
+        including a final save that failed or an interruption that could not be checkpointed
+        (a restart resumes from the previous checkpoint); 64 usage error; 78 configuration no
+        restart can fix (bad or empty data files, a checkpoint of another model or batch
+        size, a diverged run). See Docs/Training.md.
         """
     )
 
@@ -32,14 +39,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Total number of epochs.")
     var epochs: Int = 12
 
-    @Option(name: .customLong("batch-size"), help: "Examples per training step.")
-    var batchSize: Int = 128
+    // Optional, so that a resume knows whether they were given (see `reconcile`).
+    @Option(name: .customLong("batch-size"), help: "Examples per training step (default 128, or the checkpoint's).")
+    var batchSize: Int?
 
-    @Option(name: .customLong("learning-rate"), help: "Adam learning rate.")
-    var learningRate: Float = 0.001
+    @Option(name: .customLong("learning-rate"), help: "Adam learning rate (default 0.001, or the checkpoint's).")
+    var learningRate: Float?
 
-    @Option(help: "Seed for initial weights, shuffling and dropout.")
-    var seed: UInt64 = 1
+    @Option(help: "Seed for initial weights, shuffling and dropout (default 1, or the checkpoint's).")
+    var seed: UInt64?
 
     @Option(help: "Threads for SpotTrain's kernels (default: all cores). Results are bit-identical for any value.")
     var threads: Int?
@@ -50,7 +58,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("train-limit"), help: "Use only the first N training examples.")
     var trainLimit: Int?
 
-    @Option(name: .customLong("test-limit"), help: "Use only the first N test examples.")
+    @Option(name: .customLong("test-limit"), help: "Use only the first N test examples (0: no test set, test metrics null).")
     var testLimit: Int?
 
     @Option(help: "Append per-epoch metrics to this file (.jsonl: JSON lines, .csv: CSV).")
@@ -90,12 +98,18 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard epochs >= 0 else { throw ValidationError("--epochs must not be negative") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let batchSize, !(1...TrainCommand.maximumBatchSize).contains(batchSize) {
+            throw ValidationError("--batch-size must be in 1...\(TrainCommand.maximumBatchSize)")
+        }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+            throw ValidationError("--learning-rate must be positive and finite")
+        }
+        if let threads, !(1...TrainCommand.maximumThreads).contains(threads) {
+            throw ValidationError("--threads must be in 1...\(TrainCommand.maximumThreads)")
+        }
         if let maxSteps, maxSteps < 0 { throw ValidationError("--max-steps must not be negative") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1") }
-        if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1") }
+        if let testLimit, testLimit < 0 { throw ValidationError("--test-limit must not be negative") }
         if let saveEverySteps, saveEverySteps < 1 { throw ValidationError("--save-every-steps must be at least 1") }
         if let saveEverySeconds, !(saveEverySeconds > 0) { throw ValidationError("--save-every-seconds must be positive") }
         if let keep, keep < 1 { throw ValidationError("--keep must be at least 1") }
@@ -119,8 +133,13 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors { try train() }
+        try reportingErrors(status: TrainCommand.exitStatus(for:)) { try train() }
     }
+
+    /// The largest `--batch-size`: a batch buffer of this many MNIST images is 200 MB.
+    static let maximumBatchSize = 65_536
+    /// The largest `--threads`.
+    static let maximumThreads = 1024
 
     private func train() throws {
         let clock = ContinuousClock()
@@ -152,18 +171,22 @@ struct TrainCommand: ParsableCommand {
             }
         }
         Threading.configure(threads: threads)
-        let (trainSet, testSet) = try MNIST.load(from: data, trainLimit: trainLimit, testLimit: testLimit)
+        var (trainSet, testSet) = try MNIST.load(from: data, trainLimit: trainLimit, testLimit: testLimit)
+        guard trainSet.count > 0 else {
+            throw TrainingError(.emptyTrainingSet, "\(data): the training files hold no examples; there is nothing to train on")
+        }
 
-        let rng = RandomGenerator(seed: seed)
+        let rng = RandomGenerator(seed: seed ?? 1)
         let model = Models.mnistCNN(rng: rng)
-        let optimizer = Adam(learningRate: learningRate)
+        let optimizer = Adam(learningRate: learningRate ?? 0.001)
         let trainer = Trainer(model: model, optimizer: optimizer, rng: rng)
 
         var callbacks: [Callback] = []
         if !quiet { callbacks.append(ProgressBar()) }
         if let metrics { callbacks.append(MetricsLogger(path: metrics)) }
 
-        var runSeed = seed
+        var runSeed = seed ?? 1
+        var runBatchSize = batchSize ?? 128
         var resumed: ResumePoint?
         var checkpointer: ModelCheckpoint?
         var interruption: SpotInterruption?
@@ -171,13 +194,9 @@ struct TrainCommand: ParsableCommand {
             let directory = CheckpointDirectory(path: checkpointDir)
             if fresh {
                 try CheckpointArchive.moveAside(directory)
-            } else if let point = try Resume.latest(from: directory, into: trainer, batchSize: batchSize,
-                                                    trainingCount: trainSet.count) {
+            } else if let point = try Resume.latest(from: directory, into: trainer) {
                 resumed = point
-                if point.seed != seed {
-                    printNotice("using the checkpoint's seed \(point.seed) (not --seed \(seed)) so the run continues unchanged")
-                }
-                runSeed = point.seed
+                (runBatchSize, runSeed) = try reconcile(with: point, trainer: trainer, trainSet: &trainSet)
                 printNotice("resuming from \(point.file.path) at epoch \(point.progress.epoch + 1), "
                             + "batch \(point.progress.stepInEpoch), global step \(point.progress.globalStep)")
             }
@@ -192,7 +211,7 @@ struct TrainCommand: ParsableCommand {
             interruption = handler
         }
 
-        let context = try trainer.fit(train: trainSet, validation: testSet, epochs: epochs, batchSize: batchSize,
+        let context = try trainer.fit(train: trainSet, validation: testSet, epochs: epochs, batchSize: runBatchSize,
                                       seed: runSeed, maxSteps: maxSteps, callbacks: callbacks,
                                       resumeFrom: resumed?.progress)
 
@@ -201,9 +220,13 @@ struct TrainCommand: ParsableCommand {
 
         // Test metrics of the final weights: the last epoch's validation pass if nothing was
         // trained after it, else a fresh evaluation (skipped after an interruption: the
-        // machine is going away, and the time is better spent exiting).
+        // machine is going away, and the time is better spent exiting). None without a test
+        // set or after divergence: no invented values.
+        let diverged = context.status == .diverged
         let test: (loss: Double, accuracy: Double)?
-        if context.stepInEpoch == 0, let last = context.progress.history.last,
+        if testSet.count == 0 || diverged {
+            test = nil
+        } else if context.stepInEpoch == 0, let last = context.progress.history.last,
            let loss = last["val_loss"], let accuracy = last["val_accuracy"] {
             test = (loss, accuracy)
         } else if report != nil {
@@ -212,9 +235,18 @@ struct TrainCommand: ParsableCommand {
             let e = trainer.evaluate(testSet)
             test = (e.loss, e.accuracy)
         }
+        // The last save before the end (or the emergency save of an interruption) failed:
+        // the newest state is not on disk, so the run is not reported as done.
+        let saveFailed: Bool
+        if let report {
+            if case .saveFailed = report.outcome { saveFailed = true } else { saveFailed = false }
+        } else {
+            saveFailed = !diverged && checkpointer?.lastSaveFailed == true
+        }
+        let newestGood = checkpointer?.lastSaved ?? resumed?.file
         let progress = context.progress
         var result = RunSummary(
-            status: context.status.rawValue,
+            status: saveFailed ? RunSummary.saveFailedStatus : context.status.rawValue,
             epochsCompleted: progress.history.count,
             globalStep: progress.globalStep,
             testAccuracy: test?.accuracy,
@@ -228,16 +260,34 @@ struct TrainCommand: ParsableCommand {
             history: progress.history,
             resumedFrom: resumed?.file.path,
             resumedStep: resumed?.progress.globalStep,
-            checkpoint: report.map { $0.checkpoint?.path } ?? checkpointer?.lastSaved?.path,
+            checkpoint: report.map { $0.checkpoint?.path } ?? newestGood?.path,
             checkpointsSaved: checkpointer?.saveCount ?? 0,
-            checkpointSaveSeconds: checkpointer?.totalSaveSeconds ?? 0)
+            checkpointSaveSeconds: checkpointer?.totalSaveSeconds ?? 0,
+            checkpointFailures: checkpointer?.failureCount ?? 0,
+            stopReason: context.stopReason)
         if !quiet, let test {
             printNotice("\(result.status) at step \(result.globalStep): "
                         + String(format: "test accuracy %.4f, test loss %.4f, %.0f samples/s",
                                  test.accuracy, test.loss, result.samplesPerSecond))
         }
+        if diverged {
+            if let summary { try result.write(to: summary) }
+            printError("training diverged: \(context.stopReason ?? "a non-finite loss"); no checkpoint of the diverged state "
+                       + "was written; the newest good checkpoint is "
+                       + (newestGood.map { "\($0.path) (step \($0.globalStep))" } ?? "none")
+                       + "; a restart would diverge again (resuming is exact): change the run (for example a smaller "
+                       + "--learning-rate) or pass --fresh; exit \(ExitStatus.configuration)")
+            throw ExitCode(ExitStatus.configuration)
+        }
         guard let report else {
             if let summary { try result.write(to: summary) }
+            if saveFailed {
+                printError("the last checkpoint save failed (\(result.checkpointFailures) failed saves in this run): the state at "
+                           + "step \(progress.globalStep) is not on disk; the newest good checkpoint is "
+                           + (newestGood.map { "\($0.path) (step \($0.globalStep))" } ?? "none")
+                           + ", which a restart resumes from; exit \(ExitStatus.failure)")
+                throw ExitCode(ExitStatus.failure)
+            }
             return
         }
         let details = InterruptionSummary(report, exitAt: Date())

@@ -184,6 +184,7 @@ struct SpotInterruptionCLITests {
         #expect(child.stderr.contains("the emergency checkpoint at step \(step) failed"), "\(child.stderr)")
         #expect(child.stderr.contains("WITHOUT a checkpoint of this step (save_failed)"), "\(child.stderr)")
         #expect((summary["interruption"] as? [String: Any])?["outcome"] as? String == "save_failed")
+        #expect(summary["status"] as? String == "save_failed")
         // The previous checkpoint is intact.
         #expect(Fixtures.checkpointSteps(in: moved) == [10])
         #expect(try CheckpointReader().verify(atPath: moved + "/" + CheckpointDirectory.fileName(forGlobalStep: 10)).globalStep == 10)

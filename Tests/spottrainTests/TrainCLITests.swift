@@ -2,9 +2,9 @@ import Foundation
 import Testing
 
 @Suite struct TrainCLITests {
-    @Test func missingDataDirectoryIsOneLineAndExitCode1() throws {
+    @Test func missingDataDirectoryIsOneLineAndExitCode78() throws {
         let r = try ChildProcess.run(["train", "--data", "/nonexistent/mnist", "--quiet"])
-        #expect(r.status == 1)
+        #expect(r.status == 78)
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1)
         #expect(lines.first?.hasPrefix("spottrain: error: ") == true)
@@ -24,7 +24,7 @@ import Testing
             #expect(FileManager.default.createFile(atPath: dir + "/" + name, contents: Data([0, 0, 8, 1, 0, 0])))
         }
         let r = try ChildProcess.run(["train", "--data", dir, "--quiet"])
-        #expect(r.status == 1)
+        #expect(r.status == 78)
         #expect(r.stderr.hasPrefix("spottrain: error: "))
         #expect(r.stderr.contains("labels-idx1-ubyte"))
     }

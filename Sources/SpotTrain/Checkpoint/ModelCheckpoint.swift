@@ -8,8 +8,18 @@
 /// (the newest valid one is never deleted; nothing is pruned after a failed save).
 ///
 /// A failed save does not stop training: it is reported through `log`, recorded in
-/// ``lastError``, and every existing checkpoint stays intact. Set `failOnError` to make a
-/// failed save abort training instead.
+/// ``lastError`` and counted in ``failureCount``, and every existing checkpoint stays intact.
+/// It is never silent at the end either: ``lastSaveFailed`` tells a caller that the newest
+/// state could not be saved (the final save is retried once at `trainEnd`), so a run must
+/// not be reported as cleanly finished. Set `failOnError` to make a failed save abort
+/// training instead.
+///
+/// Non-finite guard: no checkpoint holding a NaN or infinite value is ever written. Once
+/// the run has diverged (``TrainingContext/hasDiverged``, or the last step's loss is not
+/// finite) nothing is saved or pruned, and ``save(_:)`` checks every tensor (parameters and
+/// optimizer slots) before writing and throws ``TrainingError`` `.nonFinite` (and marks the
+/// run diverged) if one holds a non-finite value. Such a refusal is not a save failure: the
+/// good checkpoints on disk are the ones to keep.
 ///
 /// With ``SpotInterruption``, register only the `SpotInterruption` (it drives this object:
 /// its regular saves and the emergency save on a notice).
@@ -45,6 +55,11 @@ public final class ModelCheckpoint: Callback {
     public private(set) var totalSaveSeconds = 0.0
     /// Number of successful saves.
     public private(set) var saveCount = 0
+    /// Number of saves that failed (I/O errors; refusals of a diverged state are not counted).
+    public private(set) var failureCount = 0
+    /// Whether the most recent save attempt failed, so that the newest state is not on disk
+    /// (``lastSaved`` is the newest good checkpoint this object wrote).
+    public var lastSaveFailed: Bool { lastError != nil }
 
     private let log: (String) -> Void
     private let clock = ContinuousClock()
@@ -112,6 +127,7 @@ public final class ModelCheckpoint: Callback {
     }
 
     public func trainEnd(_ context: TrainingContext) throws {
+        guard !context.hasDiverged else { return }
         guard saveOnTrainEnd, lastSaved?.globalStep != context.globalStep || lastError != nil else { return }
         // A best-only run keeps only improvements; the final state is saved regardless, as
         // the position to continue from.
@@ -119,10 +135,12 @@ public final class ModelCheckpoint: Callback {
     }
 
     private func attemptSave(_ context: TrainingContext) throws {
+        guard !context.hasDiverged else { return }
         do {
             try save(context)
+        } catch let error as TrainingError where error.code == .nonFinite {
+            log("error: not saving a diverged state, previous checkpoints kept: \(error)")
         } catch {
-            lastError = error
             log("error: checkpoint save failed, previous checkpoints kept: \(error)")
             if failOnError { throw error }
         }
@@ -131,19 +149,42 @@ public final class ModelCheckpoint: Callback {
     /// Saves the current state now, durably, and prunes to `keep` on success.
     ///
     /// ``SpotInterruption`` calls this for its emergency save.
+    /// A diverged state is refused before anything is written: a non-finite loss of the
+    /// last step, or a non-finite value in any captured tensor (an O(parameters) scan, once
+    /// per save).
     /// - Parameter context: The running context.
     /// - Returns: The file written.
-    /// - Throws: ``CheckpointError`` if the save failed (existing checkpoints are intact).
+    /// - Throws: ``TrainingError`` `.nonFinite` for a diverged state (nothing written, the run
+    ///   is marked diverged); ``CheckpointError`` if the save failed (counted in
+    ///   ``failureCount``). Existing checkpoints are intact either way.
     @discardableResult
     public func save(_ context: TrainingContext) throws -> CheckpointFile {
         let start = clock.now
+        if let loss = context.lastStep?.loss, !loss.isFinite {
+            let error = TrainingError(.nonFinite, "the loss of step \(context.globalStep) is \(loss); not saving")
+            context.requestStop(.diverged, reason: error.message)
+            throw error
+        }
         let best = context.progress.best[bestKey].map {
             CheckpointMetadata.BestValue(monitor: monitor, mode: mode == .max ? .max : .min, value: $0)
         }
         let checkpoint = TrainingState.capture(trainer: context.trainer, progress: context.resumableProgress,
                                                seed: context.seed, batchSize: context.batchSize,
                                                trainingCount: context.trainingCount, best: best)
-        let file = try directory.save(checkpoint)
+        if let bad = checkpoint.firstNonFiniteValue() {
+            let error = TrainingError(.nonFinite, "tensor '\(bad.tensor)' holds \(bad.value) at element \(bad.index) "
+                                      + "at step \(context.globalStep); not saving")
+            context.requestStop(.diverged, reason: error.message)
+            throw error
+        }
+        let file: CheckpointFile
+        do {
+            file = try directory.save(checkpoint)
+        } catch {
+            lastError = error
+            failureCount += 1
+            throw error
+        }
         let seconds = start.duration(to: clock.now).seconds
         lastSaved = file
         lastError = nil

@@ -1,11 +1,30 @@
 /// What ``Resume/latest(from:into:batchSize:trainingCount:log:)`` found.
 public struct ResumePoint {
+    /// A hyperparameter of the trainer's optimizer that the checkpoint's value replaced.
+    public struct ReplacedHyperparameter: Sendable, Equatable {
+        /// The name, as in ``OptimizerState/hyperparameters`` (`learningRate`, `beta1`, …).
+        public var name: String
+        /// The value the optimizer was configured with before the resume (`nil` if it had none).
+        public var configured: Double?
+        /// The value restored from the checkpoint, now in effect.
+        public var restored: Double?
+    }
+
     /// The checkpoint file resumed from.
     public var file: CheckpointFile
     /// The progress to pass to `fit(resumeFrom:)`.
     public var progress: TrainingProgress
     /// The shuffle seed the run was started with (use it, not a new one).
     public var seed: UInt64
+    /// The batch size the checkpoint was written with (the data order depends on it).
+    public var batchSize: Int
+    /// The number of training examples the checkpoint was written for.
+    public var trainingCount: Int
+    /// The optimizer hyperparameters whose configured values differed from the checkpoint's
+    /// and were replaced by them, sorted by name. Set them again on
+    /// ``Trainer/optimizer`` after the resume to override the checkpoint (for example a new
+    /// learning rate); resuming stays exact with respect to everything else.
+    public var replacedHyperparameters: [ReplacedHyperparameter]
     /// Newer files that were skipped, and why.
     public var skipped: [SkippedCheckpoint]
 }
@@ -14,13 +33,16 @@ public struct ResumePoint {
 public enum Resume {
     /// Scans `directory`, verifies candidates newest first, skips corrupt or partial files
     /// (logging one warning per file with the reason), and restores the newest good one into
-    /// `trainer`: parameters, optimizer state, generator state and position.
+    /// `trainer`: parameters, optimizer state (including its hyperparameters: see
+    /// ``ResumePoint/replacedHyperparameters``), generator state and position.
     ///
     /// - Parameters:
     ///   - directory: The checkpoint directory (it need not exist).
     ///   - trainer: The freshly built trainer to restore into.
-    ///   - batchSize: The run's batch size (must match the checkpoint's).
-    ///   - trainingCount: The run's number of training examples (must match).
+    ///   - batchSize: The run's batch size (must match the checkpoint's); `nil` accepts the
+    ///     checkpoint's (``ResumePoint/batchSize``).
+    ///   - trainingCount: The run's number of training examples (must match); `nil` accepts
+    ///     the checkpoint's (``ResumePoint/trainingCount``).
     ///   - log: Receives warnings (default: standard error).
     /// - Returns: Where the run resumes, or `nil` when there is no valid checkpoint (start fresh).
     /// - Throws: ``CheckpointError`` when the directory cannot be read, or when the newest
@@ -35,9 +57,19 @@ public enum Resume {
             log("warning: skipping checkpoint \(skipped.file.path): \(skipped.reason)")
         }
         guard let latest = scan.latest else { return nil }
+        let configured = trainer.optimizer.exportState().hyperparameters
         let progress = try TrainingState.restore(latest.checkpoint, into: trainer, batchSize: batchSize,
                                                  trainingCount: trainingCount, path: latest.file.path)
+        let restored = trainer.optimizer.exportState().hyperparameters
+        let replaced = Set(configured.keys).union(restored.keys).sorted().compactMap { name in
+            configured[name] == restored[name]
+                ? nil : ResumePoint.ReplacedHyperparameter(name: name, configured: configured[name], restored: restored[name])
+        }
+        let extra = latest.checkpoint.metadata.extra
+        // restore() has validated both numbers.
         return ResumePoint(file: latest.file, progress: progress, seed: latest.checkpoint.metadata.shuffleSeed,
-                           skipped: scan.skipped)
+                           batchSize: extra[TrainingState.Key.batchSize].flatMap { Int($0) } ?? 0,
+                           trainingCount: extra[TrainingState.Key.trainingCount].flatMap { Int($0) } ?? 0,
+                           replacedHyperparameters: replaced, skipped: scan.skipped)
     }
 }

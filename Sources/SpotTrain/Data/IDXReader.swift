@@ -27,7 +27,10 @@
 /// 64 KiB chunks and inflated 16 KiB at a time with a bounded ``Inflater``; the decoded data
 /// grows only as real data arrives, and the stream is cut off as soon as it produces one
 /// byte more than the header claims, so a gzip bomb or a lying header costs at most the
-/// header's (bounded) claim.
+/// header's (bounded) claim. A gzip file's claim must also fit what its compressed size can
+/// inflate to (deflate expands at most 1032:1), checked as soon as the header is decoded.
+/// ``readHeader(_:)`` reads and checks only the header, so that two files can be compared
+/// (``MNIST`` compares images with labels) before either is decoded.
 public struct IDXReader: Sendable {
     /// The default ``maximumDataBytes``: 4 GiB.
     public static let defaultMaximumDataBytes = 1 << 32
@@ -64,33 +67,7 @@ public struct IDXReader: Sendable {
 
     private func readRaw(_ file: ReadOnlyFile) throws -> IDXFile {
         let path = file.path
-        guard file.size >= 4 else {
-            throw IDXError(.truncatedHeader, path: path,
-                           message: file.size == 0 ? "file is empty" : "file has \(file.size) bytes, an IDX header needs at least 4")
-        }
-        var prefix = [UInt8](repeating: 0, count: 4)
-        _ = try prefix.withUnsafeMutableBytes { b throws in try file.read(into: b, at: 0) }
-        let rank = try IDXHeader.rank(fromPrefix: prefix, path: path)
-        let headerBytes = 4 + 4 * rank
-        guard file.size >= headerBytes else {
-            throw IDXError(.truncatedHeader, path: path,
-                           message: "file has \(file.size) bytes, the header of \(rank) dimensions needs \(headerBytes)")
-        }
-        var header = [UInt8](repeating: 0, count: headerBytes)
-        let got = try header.withUnsafeMutableBytes { b throws in try file.read(into: b, at: 0) }
-        guard got == headerBytes else {
-            throw IDXError(.truncatedHeader, path: path, message: "file ended after \(got) header bytes of \(headerBytes) (it changed while being read)")
-        }
-        let parsed = try IDXHeader(header, path: path, maximumDataBytes: maximumDataBytes)
-        let present = file.size - headerBytes
-        guard present >= parsed.dataBytes else {
-            throw IDXError(.truncatedData, path: path,
-                           message: "truncated data: shape \(parsed.shape) of \(parsed.dataType) needs \(parsed.dataBytes) data bytes, the file holds \(present)")
-        }
-        guard present == parsed.dataBytes else {
-            throw IDXError(.trailingData, path: path,
-                           message: "\(present - parsed.dataBytes) unexpected bytes after the \(parsed.dataBytes) data bytes of shape \(parsed.shape)")
-        }
+        let (parsed, headerBytes) = try rawHeader(file)
         // Safe to allocate: the size was checked against maximumDataBytes and the file size.
         var readError: IDXError?
         let data = [UInt8](unsafeUninitializedCapacity: parsed.dataBytes) { buffer, initialized in
@@ -124,7 +101,7 @@ public struct IDXReader: Sendable {
 
     private func readGzip(_ file: ReadOnlyFile) throws -> IDXFile {
         let path = file.path
-        var sink = IDXStreamSink(path: path, maximumDataBytes: maximumDataBytes)
+        var sink = IDXStreamSink(path: path, maximumDataBytes: maximumDataBytes, compressedBytes: file.size)
         var inflater = try IDXReader.makeInflater(path: path)
         var input = [UInt8](repeating: 0, count: IDXReader.readChunk)
         var output: [UInt8] = []
@@ -262,15 +239,26 @@ struct IDXHeader {
 struct IDXStreamSink {
     let path: String
     let maximumDataBytes: Int
-    private var header: [UInt8] = []
+    /// The size of the compressed file: a claim beyond what it can inflate to is rejected.
+    let compressedBytes: Int
+    /// Stop at the header: the data is neither checked nor kept.
+    let headerOnly: Bool
+    private var headerBuffer: [UInt8] = []
     private var headerNeeded = 4
     private var parsed: IDXHeader?
     private var data: [UInt8] = []
 
-    init(path: String, maximumDataBytes: Int) {
+    init(path: String, maximumDataBytes: Int, compressedBytes: Int, headerOnly: Bool = false) {
         self.path = path
         self.maximumDataBytes = maximumDataBytes
+        self.compressedBytes = compressedBytes
+        self.headerOnly = headerOnly
     }
+
+    /// The parsed header, once complete.
+    var header: IDXHeader? { parsed }
+    /// The decompressed header bytes collected so far.
+    var headerBytesSeen: Int { headerBuffer.count }
 
     /// Takes the next decompressed bytes.
     /// - Throws: Header errors as soon as the header is complete; `.trailingData` as soon as
@@ -278,15 +266,25 @@ struct IDXStreamSink {
     mutating func accept(_ bytes: [UInt8]) throws {
         var rest = bytes[...]
         while parsed == nil && !rest.isEmpty {
-            let take = min(headerNeeded - header.count, rest.count)
-            header.append(contentsOf: rest.prefix(take))
+            let take = min(headerNeeded - headerBuffer.count, rest.count)
+            headerBuffer.append(contentsOf: rest.prefix(take))
             rest = rest.dropFirst(take)
-            if header.count == headerNeeded {
+            if headerBuffer.count == headerNeeded {
                 if headerNeeded == 4 {
-                    headerNeeded = 4 + 4 * (try IDXHeader.rank(fromPrefix: header, path: path))
+                    headerNeeded = 4 + 4 * (try IDXHeader.rank(fromPrefix: headerBuffer, path: path))
                 } else {
-                    let h = try IDXHeader(header, path: path, maximumDataBytes: maximumDataBytes)
+                    let h = try IDXHeader(headerBuffer, path: path, maximumDataBytes: maximumDataBytes)
+                    // Deflate expands at most 1032:1 (plus a little for the gzip framing), so
+                    // a claim beyond that is a lie known before anything is inflated.
+                    let (reach, overflow) = compressedBytes.multipliedReportingOverflow(by: IDXReader.maximumDeflateRatio)
+                    if !overflow && reach < headerNeeded + h.dataBytes {
+                        throw IDXError(.truncatedData, path: path,
+                                       message: "truncated data: shape \(h.shape) of \(h.dataType) needs \(h.dataBytes) data bytes, "
+                                           + "more than the \(compressedBytes) compressed bytes can hold (deflate expands at most "
+                                           + "\(IDXReader.maximumDeflateRatio):1)")
+                    }
                     parsed = h
+                    if headerOnly { return }
                     // Reserve a bounded amount up front; beyond it the array grows only as
                     // real data arrives, so a lying header cannot make us allocate.
                     data.reserveCapacity(min(h.dataBytes, 1 << 26))
@@ -305,7 +303,7 @@ struct IDXStreamSink {
     /// if header and data are complete.
     func shortfall() -> (IDXError.Code, String)? {
         guard let h = parsed else {
-            return (.truncatedHeader, "the decompressed content has \(header.count) bytes, the header needs \(headerNeeded)")
+            return (.truncatedHeader, "the decompressed content has \(headerBuffer.count) bytes, the header needs \(headerNeeded)")
         }
         if data.count < h.dataBytes {
             return (.truncatedData, "shape \(h.shape) of \(h.dataType) needs \(h.dataBytes) data bytes, the stream holds \(data.count)")
@@ -318,8 +316,8 @@ struct IDXStreamSink {
     func finish() throws -> IDXFile {
         guard let h = parsed else {
             throw IDXError(.truncatedHeader, path: path,
-                           message: header.isEmpty ? "the decompressed content is empty"
-                                : "the decompressed content has \(header.count) bytes, the header needs \(headerNeeded)")
+                           message: headerBuffer.isEmpty ? "the decompressed content is empty"
+                                : "the decompressed content has \(headerBuffer.count) bytes, the header needs \(headerNeeded)")
         }
         guard data.count == h.dataBytes else {
             throw IDXError(.truncatedData, path: path,

@@ -80,28 +80,36 @@ public enum MNIST {
 
     /// Loads one split from an images file and a labels file.
     ///
+    /// Both headers are read and checked against each other first (element type, rank,
+    /// `28 × 28` images, the same example count), before either file's data is decoded: a
+    /// compressed images file whose header lies about its count is rejected from its first
+    /// bytes, without inflating it.
+    ///
     /// - Parameters:
     ///   - imagesPath: An IDX file of uint8 `[N, 28, 28]`.
     ///   - labelsPath: An IDX file of uint8 `[N]` with values in `0...9`.
-    ///   - limit: Keep only the first `limit` examples (`nil`: all).
+    ///   - limit: Keep only the first `limit` examples (`nil`: all; 0 gives an empty split).
     ///   - reader: The IDX reader to use.
-    /// - Returns: The examples, images `[min(N, limit), 28, 28, 1]` divided by 255.
+    /// - Returns: The examples, images `[min(N, limit), 28, 28, 1]` divided by 255. `N` may be
+    ///   0 (an empty split is a valid file; ``Trainer/fit(train:validation:epochs:batchSize:seed:maxSteps:callbacks:resumeFrom:)``
+    ///   refuses an empty training set).
     /// - Throws: ``MNISTError`` or ``IDXError`` as ``load(from:trainLimit:testLimit:reader:)``.
     public static func loadSplit(images imagesPath: String, labels labelsPath: String, limit: Int? = nil,
                                  reader: IDXReader = IDXReader()) throws -> Dataset {
-        // Labels first: small, and a bad labels file is found before decoding 47 MB of images.
+        precondition((limit ?? 0) >= 0, "MNIST.loadSplit: limit \(String(describing: limit)) must not be negative")
+        // Headers first: every count and dimension is checked before any data is decoded.
+        let labelsHeader = try reader.readHeader(labelsPath)
+        try expect(labelsHeader.dataType, labelsHeader.shape, rank: 1, path: labelsPath)
+        let imagesHeader = try reader.readHeader(imagesPath)
+        try expect(imagesHeader.dataType, imagesHeader.shape, rank: 3, path: imagesPath)
+        try checkAgree(images: imagesHeader.shape, labels: labelsHeader.shape, imagesPath: imagesPath, labelsPath: labelsPath)
+
         let labelsFile = try reader.read(labelsPath)
-        try expect(labelsFile, rank: 1)
+        try expect(labelsFile.dataType, labelsFile.shape, rank: 1, path: labelsPath)
         let imagesFile = try reader.read(imagesPath)
-        try expect(imagesFile, rank: 3)
-        guard imagesFile.shape[1] == imageSize, imagesFile.shape[2] == imageSize else {
-            throw MNISTError(.unexpectedShape, path: imagesPath,
-                             message: "images have shape \(imagesFile.shape), expected [N, \(imageSize), \(imageSize)]")
-        }
-        guard imagesFile.shape[0] == labelsFile.shape[0] else {
-            throw MNISTError(.countMismatch, path: imagesPath,
-                             message: "\(imagesFile.shape[0]) images but \(labelsFile.shape[0]) labels in \(labelsPath)")
-        }
+        try expect(imagesFile.dataType, imagesFile.shape, rank: 3, path: imagesPath)
+        // The files may have changed between the two reads: check what was decoded, too.
+        try checkAgree(images: imagesFile.shape, labels: labelsFile.shape, imagesPath: imagesPath, labelsPath: labelsPath)
         let n = min(imagesFile.shape[0], limit ?? .max)
         let bytes = labelsFile.data
         var labels = [Int32](repeating: 0, count: n)
@@ -117,14 +125,25 @@ public enum MNIST {
         return Dataset(images: images, labels: labels)
     }
 
-    private static func expect(_ file: IDXFile, rank: Int) throws {
-        guard file.dataType == .uint8 else {
-            throw MNISTError(.unexpectedDataType, path: file.path,
-                             message: "element type is \(file.dataType), MNIST files hold \(IDXDataType.uint8)")
+    private static func checkAgree(images: [Int], labels: [Int], imagesPath: String, labelsPath: String) throws {
+        guard images[1] == imageSize, images[2] == imageSize else {
+            throw MNISTError(.unexpectedShape, path: imagesPath,
+                             message: "images have shape \(images), expected [N, \(imageSize), \(imageSize)]")
         }
-        guard file.rank == rank else {
-            throw MNISTError(.unexpectedShape, path: file.path,
-                             message: "shape \(file.shape) has rank \(file.rank), expected rank \(rank)")
+        guard images[0] == labels[0] else {
+            throw MNISTError(.countMismatch, path: imagesPath,
+                             message: "the header says \(images[0]) images but \(labelsPath) says \(labels[0]) labels")
+        }
+    }
+
+    private static func expect(_ type: IDXDataType, _ shape: [Int], rank: Int, path: String) throws {
+        guard type == .uint8 else {
+            throw MNISTError(.unexpectedDataType, path: path,
+                             message: "element type is \(type), MNIST files hold \(IDXDataType.uint8)")
+        }
+        guard shape.count == rank else {
+            throw MNISTError(.unexpectedShape, path: path,
+                             message: "shape \(shape) has rank \(shape.count), expected rank \(rank)")
         }
     }
 

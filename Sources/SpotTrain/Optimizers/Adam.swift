@@ -43,16 +43,30 @@ public final class Adam: Optimizer {
                          "Adam: learningRate must be finite and >= 0, got \(learningRate)")
         }
     }
+    // Every hyperparameter may be changed between steps (for example after a resume, which
+    // restores the checkpoint's values); each is part of the exported state.
+
     /// The decay rate of the first moment, in `[0, 1)`.
-    public private(set) var beta1: Double
+    public var beta1: Double {
+        didSet { precondition(beta1 >= 0 && beta1 < 1, "Adam: beta1 must be in [0, 1), got \(beta1)") }
+    }
     /// The decay rate of the second moment, in `[0, 1)`.
-    public private(set) var beta2: Double
-    /// The term added to `√v̂` for numerical stability, at least 0.
-    public private(set) var epsilon: Double
-    /// The decoupled weight-decay rate `wd` (AdamW), at least 0.
-    public private(set) var weightDecay: Double
+    public var beta2: Double {
+        didSet { precondition(beta2 >= 0 && beta2 < 1, "Adam: beta2 must be in [0, 1), got \(beta2)") }
+    }
+    /// The term added to `√v̂` for numerical stability, finite and at least 0.
+    public var epsilon: Double {
+        didSet { precondition(epsilon.isFinite && epsilon >= 0, "Adam: epsilon must be finite and >= 0, got \(epsilon)") }
+    }
+    /// The decoupled weight-decay rate `wd` (AdamW), finite and at least 0.
+    public var weightDecay: Double {
+        didSet {
+            precondition(weightDecay.isFinite && weightDecay >= 0,
+                         "Adam: weightDecay must be finite and >= 0, got \(weightDecay)")
+        }
+    }
     /// Whether the moments are divided by `1 − βᵗ` (on by default, as in PyTorch and Keras).
-    public private(set) var biasCorrection: Bool
+    public var biasCorrection: Bool
     /// The number of steps taken (`t` after the last step).
     public private(set) var stepCount: Int = 0
 

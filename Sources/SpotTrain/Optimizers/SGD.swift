@@ -24,12 +24,29 @@ public final class SGD: Optimizer {
                          "SGD: learningRate must be finite and >= 0, got \(learningRate)")
         }
     }
-    /// The momentum factor `μ`, at least 0 (0: plain SGD).
-    public private(set) var momentum: Double
+    // Every hyperparameter may be changed between steps (for example after a resume, which
+    // restores the checkpoint's values); each is part of the exported state.
+
+    /// The momentum factor `μ`, finite and at least 0 (0: plain SGD). Setting it to 0 drops
+    /// the momentum buffers (turn ``nesterov`` off first); raising it from 0 starts them at zeros.
+    public var momentum: Double {
+        didSet {
+            precondition(momentum.isFinite && momentum >= 0, "SGD: momentum must be finite and >= 0, got \(momentum)")
+            precondition(!nesterov || momentum > 0, "SGD: Nesterov momentum needs momentum > 0; turn nesterov off first")
+            if momentum == 0 { buffers = [:] }
+        }
+    }
     /// Whether to use Nesterov momentum (requires `μ > 0`).
-    public private(set) var nesterov: Bool
-    /// The L2 weight-decay rate `wd`, at least 0.
-    public private(set) var weightDecay: Double
+    public var nesterov: Bool {
+        didSet { precondition(!nesterov || momentum > 0, "SGD: Nesterov momentum needs momentum > 0, got \(momentum)") }
+    }
+    /// The L2 weight-decay rate `wd`, finite and at least 0.
+    public var weightDecay: Double {
+        didSet {
+            precondition(weightDecay.isFinite && weightDecay >= 0,
+                         "SGD: weightDecay must be finite and >= 0, got \(weightDecay)")
+        }
+    }
     /// The number of steps taken.
     public private(set) var stepCount: Int = 0
 
@@ -164,6 +181,7 @@ public final class SGD: Optimizer {
         let slots = try state.slotCopies(suffixes: momentum > 0 ? ["momentum"] : [], for: parameters)
 
         self.learningRate = learningRate
+        self.nesterov = false   // validated above; off first so that each didSet sees a valid pair
         self.momentum = momentum
         self.nesterov = nesterov
         self.weightDecay = weightDecay

@@ -74,11 +74,13 @@ public final class Trainer {
     /// Computes the mean loss and accuracy over `dataset` in inference mode (no dropout).
     /// - Parameters:
     ///   - dataset: The examples.
-    ///   - batchSize: Examples per forward pass.
-    /// - Returns: The evaluation.
+    ///   - batchSize: Examples per forward pass (at most `dataset.count` are allocated).
+    /// - Returns: The evaluation. An empty dataset has no loss or accuracy: both are NaN and
+    ///   `count` is 0 (nothing is invented; callers report them as absent).
     public func evaluate(_ dataset: Dataset, batchSize: Int = 500) -> Evaluation {
         precondition(batchSize > 0, "Trainer.evaluate: batchSize \(batchSize) must be positive")
-        guard dataset.count > 0 else { return Evaluation(loss: 0, accuracy: 0, count: 0) }
+        guard dataset.count > 0 else { return Evaluation(loss: .nan, accuracy: .nan, count: 0) }
+        let batchSize = min(batchSize, dataset.count)
         let batch = reusableBatch(&evaluationBatch, capacity: batchSize, exampleShape: dataset.exampleShape)
         var lossSum = 0.0, correct = 0
         var start = 0
@@ -135,9 +137,19 @@ public final class Trainer {
     /// resumed run (with the parameters, optimizer state and ``rng`` state restored as well)
     /// trains exactly the batches the uninterrupted run would have.
     ///
+    /// Divergence: after every step the batch loss (one scalar) is checked; if it is NaN or
+    /// infinite the loop stops at once with ``TrainingStatus/diverged`` (Keras's
+    /// `TerminateOnNaN`, always on). The callbacks' `batchEnd` still runs for that step and
+    /// sees ``TrainingContext/hasDiverged``; ``ModelCheckpoint`` saves nothing from then on.
+    ///
+    /// Degenerate data: an empty `train` throws; fewer examples than `batchSize` make one
+    /// (partial) batch per epoch, and the batch buffer never holds more than the data set; an
+    /// empty `validation` set is skipped (no `val_loss`/`val_accuracy`, rather than invented values).
+    ///
     /// - Parameters:
-    ///   - train: Training examples.
-    ///   - validation: Evaluated after every epoch (`val_loss`, `val_accuracy`), if given.
+    ///   - train: Training examples (at least one).
+    ///   - validation: Evaluated after every epoch (`val_loss`, `val_accuracy`), if given and
+    ///     not empty.
     ///   - epochs: Total epochs, counting those before `resumeFrom`.
     ///   - batchSize: Examples per step (the last batch of an epoch may be smaller).
     ///   - seed: Shuffle seed.
@@ -145,21 +157,25 @@ public final class Trainer {
     ///   - callbacks: Called in order at every event.
     ///   - resumeFrom: The progress of a saved run.
     /// - Returns: The final context (status, progress, logs).
-    /// - Throws: Whatever a callback throws.
+    /// - Throws: ``TrainingError`` `.emptyTrainingSet` if `train` is empty (before any
+    ///   callback runs); otherwise whatever a callback throws.
     @discardableResult
     public func fit(train: Dataset, validation: Dataset? = nil, epochs: Int, batchSize: Int, seed: UInt64,
                     maxSteps: Int? = nil, callbacks: [Callback] = [],
                     resumeFrom: TrainingProgress? = nil) throws -> TrainingContext {
         precondition(epochs >= 0, "Trainer.fit: epochs \(epochs) must not be negative")
         precondition(batchSize > 0, "Trainer.fit: batchSize \(batchSize) must be positive")
-        precondition(train.count > 0, "Trainer.fit: the training set is empty")
+        guard train.count > 0 else {
+            throw TrainingError(.emptyTrainingSet, "the training set has no examples: there is nothing to train on")
+        }
         let sampler = BatchSampler(count: train.count, batchSize: batchSize, seed: seed)
         let context = TrainingContext(trainer: self, epochs: epochs, batchSize: batchSize,
                                       batchesPerEpoch: sampler.batchesPerEpoch, trainingCount: train.count,
                                       seed: seed, maxSteps: maxSteps, progress: resumeFrom ?? TrainingProgress())
         precondition(context.progress.stepInEpoch <= sampler.batchesPerEpoch,
                      "Trainer.fit: resume position batch \(context.progress.stepInEpoch) exceeds \(sampler.batchesPerEpoch) batches per epoch")
-        let batch = reusableBatch(&trainingBatch, capacity: batchSize, exampleShape: train.exampleShape)
+        // A batch never holds more than the data set, whatever batchSize says.
+        let batch = reusableBatch(&trainingBatch, capacity: min(batchSize, train.count), exampleShape: train.exampleShape)
         let clock = ContinuousClock()
         context.logs = context.progress.history.last ?? [:]
         updateRunningLogs(context)
@@ -187,12 +203,16 @@ public final class Trainer {
                 context.progress.epochSeen += result.count
                 context.lastStep = result
                 updateRunningLogs(context)
+                if !result.loss.isFinite {
+                    context.requestStop(.diverged, reason: "the loss of step \(context.progress.globalStep) "
+                                        + "(epoch \(context.progress.epoch + 1), batch \(context.progress.stepInEpoch)) is \(result.loss)")
+                }
                 for c in callbacks { try c.batchEnd(context) }
                 if context.stopRequested { break epochs }
             }
             // The epoch is complete.
             var record = context.logs
-            if let validation {
+            if let validation, validation.count > 0 {
                 let v = evaluate(validation, batchSize: max(batchSize, 500))
                 record["val_loss"] = v.loss
                 record["val_accuracy"] = v.accuracy

@@ -10,6 +10,11 @@ public enum TrainingStatus: String, Sendable, Codable {
     case interrupted
     /// Stopped by a callback, such as early stopping.
     case stopped
+    /// Stopped because a training step's loss was not finite (NaN or ±infinity), as Keras's
+    /// `TerminateOnNaN` does. The state after such a step is not saved: resuming from the
+    /// last good checkpoint replays the same batches exactly and diverges again, so the run
+    /// needs a change (a smaller learning rate, other data) rather than a restart.
+    case diverged
 }
 
 /// Where a training run stands: everything about its position that, together with the
@@ -112,17 +117,32 @@ public final class TrainingContext {
     }
 
     /// Asks training to stop after the current callback round.
+    ///
+    /// When several stops are requested, the most serious one is reported:
+    /// `.diverged` over `.interrupted` over `.stopped` (the first reason of that status is kept).
     /// - Parameters:
-    ///   - status: How the run will be reported (`.stopped` or `.interrupted`).
+    ///   - status: How the run will be reported (`.stopped`, `.interrupted` or `.diverged`).
     ///   - reason: A human-readable reason.
     public func requestStop(_ status: TrainingStatus = .stopped, reason: String) {
-        precondition(status == .stopped || status == .interrupted,
-                     "TrainingContext.requestStop: status must be .stopped or .interrupted, got \(status)")
-        if stopStatus == nil || status == .interrupted {
+        precondition(status == .stopped || status == .interrupted || status == .diverged,
+                     "TrainingContext.requestStop: status must be .stopped, .interrupted or .diverged, got \(status)")
+        func rank(_ s: TrainingStatus?) -> Int {
+            switch s {
+            case .diverged: 3
+            case .interrupted: 2
+            case .stopped: 1
+            default: 0
+            }
+        }
+        if rank(status) > rank(stopStatus) {
             stopStatus = status
             stopReason = reason
         }
     }
+
+    /// Whether training has diverged: a step's loss was not finite (the loop is stopping or
+    /// has stopped with ``TrainingStatus/diverged``). Nothing should be saved from such a state.
+    public var hasDiverged: Bool { stopStatus == .diverged || status == .diverged }
 
     /// Records the best value of a monitored metric so that it survives a resume.
     /// - Parameters:
