@@ -76,15 +76,14 @@ public struct EC2Client: Sendable {
         while true {
             do {
                 return try await sendOnce(query)
-            } catch var error as EC2Error where error.clockSkew != nil {
+            } catch let error as EC2Error where error.clockSkew != nil && correctedSkew == nil {
                 let skew = error.clockSkew ?? 0
-                if correctedSkew == nil {
-                    clockCorrection.adjust(by: skew)
-                    correctedSkew = skew
-                    continue
-                }
+                clockCorrection.adjust(by: skew)
+                correctedSkew = skew
+            } catch var error as EC2Error where correctedSkew != nil && ClockSkewCorrection.errorCodes.contains(error.code) {
+                // Rejected again after the correction: say how far off the local clock is.
                 error.message += (error.message.isEmpty ? "" : "; ")
-                    + ClockSkewCorrection.hint(skew: clockCorrection.offset + skew, retried: true)
+                    + ClockSkewCorrection.hint(skew: clockCorrection.offset + (error.clockSkew ?? 0), retried: true)
                 throw error
             } catch var error as EC2Error where ClockSkewCorrection.timeOnlyErrorCodes.contains(error.code) {
                 error.message += (error.message.isEmpty ? "" : "; ")

@@ -66,18 +66,28 @@ public final class ClockSkewCorrection: Sendable {
         return abs(skew) > threshold ? skew.rounded() : nil
     }
 
-    /// Parses an HTTP `Date` header (RFC 1123, RFC 850 or asctime).
+    /// Parses an HTTP `Date` header (RFC 1123, RFC 850 or asctime). A response with several
+    /// `Date` fields may reach EC2Spot as one value joined with `", "`; the last date wins,
+    /// as a later field overrides an earlier one.
     /// - Parameter text: The header value.
     /// - Returns: The date, or `nil`.
     public static func parseHTTPDate(_ text: String) -> Date? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { return nil }
-        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.timeZone = TimeZone(identifier: "UTC")
-            formatter.dateFormat = format
-            if let date = formatter.date(from: trimmed) { return date }
+        guard !trimmed.isEmpty, trimmed.utf8.count <= 256 else { return nil }
+        var lastStart = trimmed.startIndex
+        for weekday in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] {
+            if let range = trimmed.range(of: weekday, options: .backwards), range.lowerBound > lastStart {
+                lastStart = range.lowerBound
+            }
+        }
+        for candidate in [String(trimmed[lastStart...]), trimmed] {
+            for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
+                let formatter = DateFormatter()
+                formatter.locale = Locale(identifier: "en_US_POSIX")
+                formatter.timeZone = TimeZone(identifier: "UTC")
+                formatter.dateFormat = format
+                if let date = formatter.date(from: candidate) { return date }
+            }
         }
         return nil
     }

@@ -105,6 +105,12 @@ import Testing
                                          localNow: now) == 1200)
         #expect(ClockSkewCorrection.skew(code: "RequestExpired", dateHeader: "Sun, 29 Nov 2026 12:03:00 GMT",
                                          localNow: now) == nil)
+        // Two Date fields joined into one value (a server that sends its own after a default).
+        #expect(ClockSkewCorrection.skew(code: "RequestExpired",
+                                         dateHeader: "Sun, 29 Nov 2026 12:00:01 GMT, Sun, 29 Nov 2026 12:20:00 GMT",
+                                         localNow: now) == 1200)
+        #expect(ClockSkewCorrection.parseHTTPDate("Sunday, 29-Nov-26 12:00:00 GMT") == now)
+        #expect(ClockSkewCorrection.parseHTTPDate("Sun Nov 29 12:00:00 2026") == now)
     }
 
     private func amzDate(_ date: Date) -> String {
