@@ -157,8 +157,12 @@ public actor InstanceMetadataClient {
         case 200: return response.body
         case 404: return nil
         default:
+            // A credentials document is never quoted: whatever its status, it may hold secrets.
+            let body = path.hasPrefix(Path.securityCredentials)
+                ? "\(response.body.count)-byte body not shown (it may hold credentials)"
+                : IMDSText.excerpt(response.body)
             throw IMDSError(.unexpectedStatus, status: response.status, path: path,
-                            message: "unexpected HTTP \(response.status): \(IMDSText.excerpt(response.body))")
+                            message: "unexpected HTTP \(response.status): \(body)")
         }
     }
 

@@ -95,6 +95,31 @@ import Testing
         #expect(leakedFragments(String(describing: error)).isEmpty)
     }
 
+    @Test func providersRegisterTheSecretsTheyRead() async throws {
+        let secret = "env-secret-\(UUID().uuidString)"
+        let token = "env-token-\(UUID().uuidString)"
+        let provider = EnvironmentCredentialsProvider(environment: [
+            "AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token,
+        ])
+        _ = try await provider.credentials()
+        #expect(SecretRedactor.processWide.redact("\(secret) \(token) AKIDENV") == "<redacted> <redacted> AKIDENV")
+    }
+
+    @Test func imdsCredentialsFailureNeverQuotesTheBody() async throws {
+        let secret = "role-secret-\(UUID().uuidString)"
+        let transport = IMDSScriptedTransport { request in
+            if request.method == "PUT" { return HTTPResponse(status: 200, headers: [:], body: Data("tok".utf8)) }
+            return HTTPResponse(status: 500, headers: [:],
+                                body: Data(#"{"Code":"Success","AccessKeyId":"AKID","SecretAccessKey":"\#(secret)","Token":"t"}"#.utf8))
+        }
+        let client = try InstanceMetadataClient(endpoint: URL(string: "http://127.0.0.1:9"), environment: [:],
+                                                transport: transport)
+        let error = await #expect(throws: IMDSError.self) { _ = try await client.instanceRoleCredentials(role: "r") }
+        let shown = String(describing: error)
+        #expect(!shown.contains(secret.prefix(12)), "\(shown)")
+        #expect(shown.contains("not shown"))
+    }
+
     @Test func clientsRegisterTheirSecretsProcessWide() async throws {
         let unique = AWSCredentials(accessKeyId: "AKIDREG", secretAccessKey: "registered-\(UUID().uuidString)")
         #expect(SecretRedactor.processWide.redact(unique.secretAccessKey) == unique.secretAccessKey)
@@ -104,5 +129,18 @@ import Testing
                                transport: transport, clock: EC2TestClock().clock)
         try await client.deleteVolume(volumeId: "vol-1")
         #expect(SecretRedactor.processWide.redact("x " + unique.secretAccessKey) == "x <redacted>")
+    }
+}
+
+/// An IMDS transport answering from a closure.
+private struct IMDSScriptedTransport: HTTPTransport {
+    let answer: @Sendable (HTTPRequest) -> HTTPResponse
+
+    init(_ answer: @escaping @Sendable (HTTPRequest) -> HTTPResponse) {
+        self.answer = answer
+    }
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        answer(request)
     }
 }
