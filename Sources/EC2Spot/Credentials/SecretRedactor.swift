@@ -21,13 +21,19 @@ public struct SecretRedactor: Sendable {
     /// Fragments of a secret shorter than this are left alone (they are not distinguishable
     /// from ordinary text); a secret shorter than this is redacted only whole.
     public static let minimumFragmentLength = 8
+    /// Secrets shorter than this are ignored: they cannot be told apart from ordinary text
+    /// (real AWS secret keys have 40 characters, session tokens hundreds; shorter values are
+    /// test placeholders), and redacting them would mangle every line.
+    public static let minimumSecretLength = 4
 
     private let automata: [SuffixAutomaton]
 
-    /// Creates a redactor for the given secrets (empty strings are ignored).
+    /// Creates a redactor for the given secrets (those shorter than
+    /// ``minimumSecretLength`` bytes are ignored).
     /// - Parameter secrets: The secret values.
     public init(secrets: [String]) {
-        automata = Set(secrets.filter { !$0.isEmpty }).sorted().map { SuffixAutomaton(Array($0.utf8)) }
+        automata = Set(secrets.filter { $0.utf8.count >= Self.minimumSecretLength }).sorted()
+            .map { SuffixAutomaton(Array($0.utf8)) }
     }
 
     /// Creates a redactor for the secret access key and session token of `credentials`.
