@@ -26,14 +26,16 @@ struct UsageError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Prints `spottrain: error: <message>` on standard error.
+/// Prints `spottrain: error: <message>` on standard error, secrets redacted
+/// (``redactedForOutput(_:)``).
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("spottrain: error: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("spottrain: error: \(redactedForOutput(message))\n".utf8))
 }
 
-/// Prints a line on standard error (progress and notices; standard output is for results).
+/// Prints a line on standard error (progress and notices; standard output is for results),
+/// secrets redacted (``redactedForOutput(_:)``).
 func printNotice(_ message: String) {
-    FileHandle.standardError.write(Data("spottrain: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("spottrain: \(redactedForOutput(message))\n".utf8))
 }
 
 /// Runs `body`; any error is printed as one line and turned into an exit code:

@@ -109,8 +109,9 @@ struct EC2Options: ParsableArguments {
             let imdsRegion = try await imds.region()
             resolved = try configuration(fallbackRegion: imdsRegion)
         }
-        let client = EC2Client(configuration: resolved, transport: URLSessionTransport(),
+        var client = EC2Client(configuration: resolved, transport: URLSessionTransport(),
                                retryPolicy: RetryPolicy(maxAttempts: maxAttempts))
+        client.clockCorrection = ClockSkewCorrection(onAdjust: warnClockSkewCorrected)
         return EC2CommandContext(client: client, imds: imds, instanceIdOverride: instanceId,
                                  availabilityZoneOverride: availabilityZone)
     }

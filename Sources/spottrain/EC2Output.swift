@@ -188,13 +188,13 @@ enum EC2Output {
         date.formatted(.iso8601)
     }
 
-    /// Prints `value` as one line of JSON (sorted keys) on standard output.
+    /// Prints `value` as one line of JSON (sorted keys) on standard output, secrets redacted
+    /// (``redactedForOutput(_:)``: values come from servers).
     static func print<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(value)
-        data.append(0x0A)
-        FileHandle.standardOutput.write(data)
+        let json = String(decoding: try encoder.encode(value), as: UTF8.self)
+        FileHandle.standardOutput.write(Data((redactedForOutput(json) + "\n").utf8))
     }
 }
 

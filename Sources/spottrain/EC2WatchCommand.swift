@@ -11,9 +11,12 @@ struct EC2WatchCommand: AsyncParsableCommand {
         Prints each distinct notice as one JSON line on standard output, for example \
         {"kind":"terminate","time":"2026-11-29T12:00:00Z"} (kinds: terminate, stop, hibernate, \
         rebalance-recommendation; for an interruption the time is the deadline, about two minutes after \
-        the notice). IMDS errors are warnings on standard error; polling goes on. With --once it exits 0 \
-        at the first interruption notice (not at a rebalance recommendation); otherwise it runs until \
-        stopped.
+        the notice). Any HTTP 200 on spot/instance-action is a notice: a document that cannot be fully \
+        read gives a warning on standard error, an unknown action counts as terminate, and an unreadable \
+        time becomes the moment of receipt, marked "time_estimated":true. IMDS errors are warnings on \
+        standard error (the first, then the 2nd, 4th, 8th, … in a row of each endpoint); polling goes \
+        on. With --once it exits 0 at the first interruption notice (not at a rebalance \
+        recommendation); otherwise it runs until stopped.
         """
     )
 
@@ -39,11 +42,16 @@ struct EC2WatchCommand: AsyncParsableCommand {
                 source: client, pollInterval: try ec2Seconds(pollInterval, option: "--poll-interval"),
                 watchesRebalance: !noRebalance,
                 onFailure: { failure in
-                    printNotice("warning: " + ec2OneLine(failure.description))
+                    if failure.isWorthLogging {
+                        printNotice("warning: " + ec2OneLine(failure.description))
+                    }
                 })
             watcher.start()
             defer { watcher.stop() }
             for await notice in watcher.notices {
+                for warning in notice.warnings {
+                    printNotice("warning: IMDS notice document: " + ec2OneLine(warning))
+                }
                 FileHandle.standardOutput.write(Data((notice.jsonLine + "\n").utf8))
                 if once && notice.isInterruption { return }
             }

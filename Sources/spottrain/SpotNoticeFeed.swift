@@ -8,8 +8,14 @@ import SpotTrain
 ///
 /// The watcher runs in a task on the global concurrent executor, so it keeps polling while
 /// the synchronous training loop occupies the main thread. IMDS failures are logged as
-/// warnings (the first, then after 2, 4, 8, … consecutive failures) and polling goes on:
-/// a flaky metadata service must never stop training.
+/// warnings (the first, then after 2, 4, 8, … consecutive failures of the same endpoint) and
+/// polling goes on: a flaky metadata service must never stop training.
+///
+/// Any HTTP 200 on `spot/instance-action` is an interruption, even when its document cannot be
+/// read (EC2Spot decodes it fail-safe and lists what it could not read; the feed prints each
+/// as a warning). When the deadline itself is unreadable the request carries no deadline:
+/// training stops at the end of the current batch either way, and the deadline only decides
+/// whether to skip the emergency checkpoint, which an unknown deadline must not do.
 final class SpotNoticeFeed: Sendable {
     /// The IMDS base URL polled.
     let endpoint: URL
@@ -29,12 +35,19 @@ final class SpotNoticeFeed: Sendable {
             source: client,
             pollInterval: .nanoseconds(Int64(pollInterval * 1e9)),
             onNotice: { notice in
+                for warning in notice.warnings {
+                    printNotice("warning: IMDS notice document: \(warning)")
+                }
                 let request = SpotNoticeFeed.request(for: notice, detectedAt: Date())
                 if notice.isInterruption {
                     if flag.raise(request) {
-                        let left = request.secondsRemaining(at: request.detectedAt) ?? 0
-                        printNotice("interruption: spot \(notice.kind.rawValue) notice from IMDS, deadline "
-                                    + InterruptionRequest.format(notice.time) + String(format: " (%.1f s from now); ", left)
+                        let deadline: String
+                        if let left = request.secondsRemaining(at: request.detectedAt) {
+                            deadline = "deadline " + InterruptionRequest.format(notice.time) + String(format: " (%.1f s from now)", left)
+                        } else {
+                            deadline = "deadline unknown (the notice's time could not be read)"
+                        }
+                        printNotice("interruption: spot \(notice.kind.rawValue) notice from IMDS, \(deadline); "
                                     + "finishing the current batch, then checkpointing and stopping")
                     } else {
                         printNotice("interruption: spot notice updated: \(notice)")
@@ -46,8 +59,7 @@ final class SpotNoticeFeed: Sendable {
                 }
             },
             onFailure: { failure in
-                let n = failure.consecutiveFailures
-                if n & (n - 1) == 0 {
+                if failure.isWorthLogging {
                     printNotice("warning: \(failure); training continues, polling goes on")
                 }
             })
@@ -71,7 +83,12 @@ final class SpotNoticeFeed: Sendable {
         case .hibernate: kind = .hibernate
         case .rebalanceRecommendation: kind = .rebalanceRecommendation
         }
-        let reason = notice.isInterruption ? "IMDS spot/instance-action" : "IMDS events/recommendations/rebalance"
-        return InterruptionRequest(kind: kind, deadline: notice.deadline, detectedAt: detectedAt, reason: reason)
+        var reason = notice.isInterruption ? "IMDS spot/instance-action" : "IMDS events/recommendations/rebalance"
+        if notice.isTimeEstimated { reason += " (time unreadable)" }
+        // An estimated deadline is "now": passing it on would make SpotInterruption skip the
+        // emergency checkpoint as too late. An unknown deadline means "save at once", which
+        // is what a request without a deadline does.
+        let deadline = notice.isTimeEstimated ? nil : notice.deadline
+        return InterruptionRequest(kind: kind, deadline: deadline, detectedAt: detectedAt, reason: reason)
     }
 }

@@ -192,27 +192,31 @@ private final class ForbiddenTransport: HTTPTransport, @unchecked Sendable {
         #expect(error?.path == "/latest/api/token")
     }
 
-    @Test func invalidInstanceActionDocumentIsInvalidResponse() async throws {
+    @Test func instanceActionWithUnreadableTimeIsANoticeDueNow() async throws {
         try await withFakeIMDS { imds in
-            let client = try client(imds)
+            let received = Date(timeIntervalSince1970: 1_795_953_000)
+            let client = try InstanceMetadataClient(endpoint: imds.endpoint, environment: [:],
+                                                    requestTimeout: .seconds(5), now: { received })
             try await imds.control("interrupt", ["action": "terminate", "time": "soon"])
-            _ = await expectIMDSError(.invalidResponse) { _ = try await client.spotInstanceAction() }
+            let action = try #require(try await client.spotInstanceAction())
+            #expect(action.action == .terminate)
+            #expect(action.time == received)
+            #expect(action.isTimeEstimated)
+            #expect(action.warnings == ["\(InstanceMetadataClient.Path.spotInstanceAction): time 'soon' is not a timestamp; "
+                                        + "using the earliest plausible time, the moment it was received (2026-11-29T11:50:00Z)"])
         }
     }
 
-    @Test func decodersRejectMalformedDocuments() throws {
+    @Test func credentialDecoderRejectsMalformedDocuments() throws {
         let path = "/p"
-        #expect(throws: IMDSError.self) { try SpotInstanceAction.decode(Data("{}".utf8), path: path) }
-        #expect(throws: IMDSError.self) {
-            try SpotInstanceAction.decode(Data(#"{"action":"explode","time":"2026-11-29T12:00:00Z"}"#.utf8), path: path)
-        }
-        #expect(throws: IMDSError.self) { try RebalanceRecommendation.decode(Data("not json".utf8), path: path) }
         #expect(throws: IMDSError.self) {
             try InstanceRoleCredentials.decode(Data(#"{"Code":"Failure","AccessKeyId":"a","SecretAccessKey":"s","Token":"t"}"#.utf8),
                                                roleName: "r", path: path)
         }
-        let fractional = try SpotInstanceAction.decode(Data(#"{"action":"stop","time":"2026-11-29T12:00:00.500Z"}"#.utf8), path: path)
+        let fractional = SpotInstanceAction.decode(Data(#"{"action":"stop","time":"2026-11-29T12:00:00.500Z"}"#.utf8),
+                                                   path: path, receivedAt: Date())
         #expect(fractional.time.timeIntervalSince1970 == 1_795_953_600.5)
+        #expect(fractional.warnings.isEmpty && !fractional.isTimeEstimated)
     }
 
     // MARK: - Endpoint selection (no requests are made here)

@@ -12,10 +12,12 @@ private actor ScriptedNoticeSource: SpotNoticeSource {
 
     private var actions: [Step]
     private var rebalances: [RebalanceRecommendation?]
+    private let rebalanceFails: Bool
 
-    init(actions: [Step], rebalances: [RebalanceRecommendation?] = [nil]) {
+    init(actions: [Step], rebalances: [RebalanceRecommendation?] = [nil], rebalanceFails: Bool = false) {
         self.actions = actions
         self.rebalances = rebalances
+        self.rebalanceFails = rebalanceFails
     }
 
     func spotInstanceAction() async throws -> SpotInstanceAction? {
@@ -28,7 +30,8 @@ private actor ScriptedNoticeSource: SpotNoticeSource {
     }
 
     func rebalanceRecommendation() async throws -> RebalanceRecommendation? {
-        rebalances.count > 1 ? rebalances.removeFirst() : rebalances[0]
+        if rebalanceFails { throw IMDSError(.transport, path: "/scripted-rebalance", message: "scripted failure") }
+        return rebalances.count > 1 ? rebalances.removeFirst() : rebalances[0]
     }
 }
 
@@ -91,6 +94,46 @@ private func eventually(_ what: String, _ condition: () async throws -> Bool) as
         #expect(failures.values.allSatisfy { $0.check == .instanceAction && $0.error is IMDSError })
         watcher.stop()
         #expect(await iterator.next() == nil)
+    }
+
+    @Test func failureStreakIsCountedPerEndpoint() async throws {
+        // instance-action fails every poll while the rebalance check succeeds: the healthy
+        // check must not reset the failing one's streak, so a log that backs off (1, 2, 4, 8…)
+        // really backs off.
+        let source = ScriptedNoticeSource(actions: [.failure], rebalances: [nil])
+        let failures = Collector<InterruptionWatcher.Failure>()
+        let watcher = InterruptionWatcher(source: source, onFailure: { failures.append($0) })
+        for _ in 0..<9 { await watcher.pollOnce() }
+        #expect(failures.values.map(\.consecutiveFailures) == Array(1...9))
+        #expect(failures.values.filter(\.isWorthLogging).map(\.consecutiveFailures) == [1, 2, 4, 8])
+        #expect(failures.values.map(\.totalFailures) == Array(1...9))
+    }
+
+    @Test func eachEndpointKeepsItsOwnStreak() async throws {
+        let action = SpotInstanceAction(action: .terminate, time: deadline)
+        let source = ScriptedNoticeSource(actions: [.failure, .failure, .none, .failure, .action(action)],
+                                          rebalanceFails: true)
+        let failures = Collector<InterruptionWatcher.Failure>()
+        let watcher = InterruptionWatcher(source: source, onFailure: { failures.append($0) })
+        for _ in 0..<5 { await watcher.pollOnce() }
+        let actionStreaks = failures.values.filter { $0.check == .instanceAction }.map(\.consecutiveFailures)
+        let rebalanceStreaks = failures.values.filter { $0.check == .rebalanceRecommendation }.map(\.consecutiveFailures)
+        #expect(actionStreaks == [1, 2, 1])
+        #expect(rebalanceStreaks == [1, 2, 3, 4, 5])
+    }
+
+    @Test func noticeWithEstimatedTimeIsDeliveredOnce() async throws {
+        // Each poll of a document with an unreadable time estimates the deadline anew (the
+        // receipt time); that must not make it a new notice every poll.
+        let first = SpotInstanceAction(action: .terminate, time: deadline, isTimeEstimated: true, warnings: ["w"])
+        let second = SpotInstanceAction(action: .terminate, time: deadline + 5, isTimeEstimated: true, warnings: ["w"])
+        let readable = SpotInstanceAction(action: .terminate, time: deadline + 90)
+        let source = ScriptedNoticeSource(actions: [.action(first), .action(second), .action(second), .action(readable)])
+        let watcher = InterruptionWatcher(source: source, watchesRebalance: false)
+        var delivered: [InterruptionNotice] = []
+        for _ in 0..<5 { delivered += await watcher.pollOnce() }
+        #expect(delivered == [InterruptionNotice(first), InterruptionNotice(readable)])
+        #expect(delivered.first?.warnings == ["w"])
     }
 
     @Test func cancellingRunFinishesTheStream() async throws {

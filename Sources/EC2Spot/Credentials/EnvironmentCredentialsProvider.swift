@@ -20,7 +20,8 @@ public struct EnvironmentCredentialsProvider: CredentialsProvider {
         try resolve()
     }
 
-    /// The synchronous form of ``credentials()``.
+    /// The synchronous form of ``credentials()``; registers the secrets it reads with
+    /// ``SecretRedactor/register(_:)``, so no output shows them.
     /// - Returns: Credentials or nil.
     /// - Throws: ``CredentialsError`` for a half-set key pair.
     public func resolve() throws -> AWSCredentials? {
@@ -29,7 +30,9 @@ public struct EnvironmentCredentialsProvider: CredentialsProvider {
             throw CredentialsError(provider: name,
                                    message: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
         }
-        return AWSCredentials(accessKeyId: keyId, secretAccessKey: secret,
-                              sessionToken: environment["AWS_SESSION_TOKEN"])
+        let credentials = AWSCredentials(accessKeyId: keyId, secretAccessKey: secret,
+                                         sessionToken: environment["AWS_SESSION_TOKEN"])
+        SecretRedactor.register(credentials)
+        return credentials
     }
 }

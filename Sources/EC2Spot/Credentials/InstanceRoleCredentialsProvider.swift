@@ -90,6 +90,7 @@ public actor InstanceRoleCredentialsProvider: CredentialsProvider {
         fetches += 1
         let credentials = AWSCredentials(accessKeyId: role.accessKeyId, secretAccessKey: role.secretAccessKey,
                                          sessionToken: role.sessionToken, expiration: role.expiration)
+        SecretRedactor.register(credentials)
         let fetchedAt = now()
         if let expiration = role.expiration {
             refreshAfter = expiration.addingTimeInterval(-Self.seconds(refreshMargin))

@@ -26,7 +26,8 @@ public struct ProfileCredentialsProvider: CredentialsProvider {
         try resolve()
     }
 
-    /// The synchronous form of ``credentials()``.
+    /// The synchronous form of ``credentials()``; registers the secrets it reads with
+    /// ``SecretRedactor/register(_:)``, so no output shows them.
     /// - Returns: Credentials or nil.
     /// - Throws: ``CredentialsError``.
     public func resolve() throws -> AWSCredentials? {
@@ -35,7 +36,9 @@ public struct ProfileCredentialsProvider: CredentialsProvider {
         guard let secret = settings["aws_secret_access_key"], !secret.isEmpty else {
             throw CredentialsError(provider: name, message: "aws_access_key_id is set but aws_secret_access_key is not")
         }
-        return AWSCredentials(accessKeyId: keyId, secretAccessKey: secret,
-                              sessionToken: settings["aws_session_token"])
+        let credentials = AWSCredentials(accessKeyId: keyId, secretAccessKey: secret,
+                                         sessionToken: settings["aws_session_token"])
+        SecretRedactor.register(credentials)
+        return credentials
     }
 }

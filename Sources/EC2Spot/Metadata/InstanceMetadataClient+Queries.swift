@@ -39,20 +39,25 @@ extension InstanceMetadataClient {
     }
 
     /// The scheduled spot interruption, if any.
+    ///
+    /// Any HTTP 200 is a notice, even when the document cannot be fully read (see
+    /// ``SpotInstanceAction/decode(_:path:receivedAt:)``: the action defaults to terminate,
+    /// an unreadable time to the moment of receipt, with ``SpotInstanceAction/warnings``).
     /// - Returns: The action and its time, or `nil` when nothing is scheduled (404).
-    /// - Throws: ``IMDSError`` (``IMDSError/Kind/invalidResponse`` for a document that does
-    ///   not parse).
+    /// - Throws: ``IMDSError`` when no 200 or 404 answer arrived.
     public func spotInstanceAction() async throws -> SpotInstanceAction? {
         guard let body = try await fetch(Path.spotInstanceAction) else { return nil }
-        return try SpotInstanceAction.decode(body, path: Path.spotInstanceAction)
+        return SpotInstanceAction.decode(body, path: Path.spotInstanceAction, receivedAt: now())
     }
 
     /// The current rebalance recommendation, if any.
+    ///
+    /// Any HTTP 200 is a recommendation, even when its `noticeTime` cannot be read.
     /// - Returns: The recommendation, or `nil` when there is none (404).
-    /// - Throws: ``IMDSError``.
+    /// - Throws: ``IMDSError`` when no 200 or 404 answer arrived.
     public func rebalanceRecommendation() async throws -> RebalanceRecommendation? {
         guard let body = try await fetch(Path.rebalanceRecommendation) else { return nil }
-        return try RebalanceRecommendation.decode(body, path: Path.rebalanceRecommendation)
+        return RebalanceRecommendation.decode(body, path: Path.rebalanceRecommendation, receivedAt: now())
     }
 
     /// The name of the IAM role attached to this instance (the first line of

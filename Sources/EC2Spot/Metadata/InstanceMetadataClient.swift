@@ -44,7 +44,7 @@ public actor InstanceMetadataClient {
     public nonisolated let requestTimeout: Duration
 
     private let transport: any HTTPTransport
-    private let now: @Sendable () -> Date
+    let now: @Sendable () -> Date
     private let isDisabled: Bool
     private var cachedToken: CachedToken?
     private var pendingToken: Task<CachedToken, any Error>?
@@ -64,7 +64,8 @@ public actor InstanceMetadataClient {
     ///     1 MiB responses).
     ///   - tokenTTLSeconds: The session token TTL to request, 1…21600 (default 21600).
     ///   - requestTimeout: The timeout of each request (default one second); must be positive.
-    ///   - now: The clock that decides when the token must be refreshed.
+    ///   - now: The clock that decides when the token must be refreshed, and when a notice
+    ///     document with an unreadable time was received.
     /// - Throws: ``IMDSError`` with kind ``IMDSError/Kind/invalidEndpoint`` when the endpoint
     ///   (parameter or variable) is not an `http://` URL with a host.
     public init(endpoint: URL? = nil,
@@ -156,8 +157,12 @@ public actor InstanceMetadataClient {
         case 200: return response.body
         case 404: return nil
         default:
+            // A credentials document is never quoted: whatever its status, it may hold secrets.
+            let body = path.hasPrefix(Path.securityCredentials)
+                ? "\(response.body.count)-byte body not shown (it may hold credentials)"
+                : IMDSText.excerpt(response.body)
             throw IMDSError(.unexpectedStatus, status: response.status, path: path,
-                            message: "unexpected HTTP \(response.status): \(IMDSText.excerpt(response.body))")
+                            message: "unexpected HTTP \(response.status): \(body)")
         }
     }
 

@@ -6,7 +6,12 @@ import Foundation
 /// AWS recommends polling every five seconds; the two-minute warning leaves ample time. The
 /// watcher survives IMDS errors: each failed check is counted, reported to `onFailure`, and
 /// polling simply continues. A notice is "distinct" by kind and time, so a changed deadline
-/// or a `stop` that becomes a `terminate` is delivered again.
+/// or a `stop` that becomes a `terminate` is delivered again; a notice whose time is an
+/// estimate (``InterruptionNotice/isTimeEstimated``: the document's time was unreadable, so
+/// each poll estimates anew) is distinct by kind alone, so it is delivered once.
+///
+/// Any HTTP 200 on either path is a notice (the documents decode fail-safe, see
+/// ``SpotInstanceAction``); only a 404 means "no notice".
 ///
 /// ```swift
 /// let client = try InstanceMetadataClient()
@@ -36,14 +41,22 @@ public final class InterruptionWatcher: @unchecked Sendable {
         public var check: Check
         /// The error (usually an ``IMDSError``).
         public var error: any Error
-        /// Failures in a row, across both checks, including this one.
+        /// Failures in a row of this check (each endpoint keeps its own streak, so a healthy
+        /// rebalance check does not reset a failing instance-action streak), including this
+        /// one.
         public var consecutiveFailures: Int
         /// Failures since the watcher was created, including this one.
         public var totalFailures: Int
 
-        /// `IMDS check spot/instance-action failed (3 in a row): …`.
+        /// `IMDS check spot/instance-action failed (3 in a row, 5 total): …`.
         public var description: String {
             "IMDS check \(check.rawValue) failed (\(consecutiveFailures) in a row, \(totalFailures) total): \(error)"
+        }
+
+        /// Whether a log that backs off should show this failure: the first of a streak, then
+        /// the 2nd, 4th, 8th, … in a row (a power of two), per check.
+        public var isWorthLogging: Bool {
+            consecutiveFailures > 0 && consecutiveFailures & (consecutiveFailures - 1) == 0
         }
     }
 
@@ -69,10 +82,10 @@ public final class InterruptionWatcher: @unchecked Sendable {
     private let onFailure: @Sendable (Failure) -> Void
 
     private let lock = NSLock()
-    private var delivered: Set<InterruptionNotice> = []
+    private var delivered: Set<DeliveryKey> = []
     private var pollTask: Task<Void, Never>?
     private var isStopped = false
-    private var consecutiveFailures = 0
+    private var consecutiveFailures: [Check: Int] = [:]
     private var counters = Statistics(polls: 0, failures: 0, noticesDelivered: 0)
 
     /// Creates a watcher; call ``start()`` or ``run()`` to begin polling.
@@ -162,7 +175,7 @@ public final class InterruptionWatcher: @unchecked Sendable {
             if let action = try await source.spotInstanceAction() {
                 found.append(InterruptionNotice(action))
             }
-            recordSuccess()
+            recordSuccess(.instanceAction)
         } catch {
             if error is CancellationError { return [] }
             recordFailure(.instanceAction, error)
@@ -172,7 +185,7 @@ public final class InterruptionWatcher: @unchecked Sendable {
                 if let recommendation = try await source.rebalanceRecommendation() {
                     found.append(InterruptionNotice(recommendation))
                 }
-                recordSuccess()
+                recordSuccess(.rebalanceRecommendation)
             } catch {
                 if error is CancellationError { return [] }
                 recordFailure(.rebalanceRecommendation, error)
@@ -181,7 +194,7 @@ public final class InterruptionWatcher: @unchecked Sendable {
         let fresh = lock.withLock { () -> [InterruptionNotice] in
             counters.polls += 1
             guard !isStopped else { return [] }
-            let fresh = found.filter { delivered.insert($0).inserted }
+            let fresh = found.filter { delivered.insert(DeliveryKey($0)).inserted }
             counters.noticesDelivered += fresh.count
             return fresh
         }
@@ -192,17 +205,29 @@ public final class InterruptionWatcher: @unchecked Sendable {
         return fresh
     }
 
-    private func recordSuccess() {
-        lock.withLock { consecutiveFailures = 0 }
+    private func recordSuccess(_ check: Check) {
+        lock.withLock { consecutiveFailures[check] = 0 }
     }
 
     private func recordFailure(_ check: Check, _ error: any Error) {
         let failure = lock.withLock { () -> Failure in
-            consecutiveFailures += 1
+            let streak = consecutiveFailures[check, default: 0] + 1
+            consecutiveFailures[check] = streak
             counters.failures += 1
-            return Failure(check: check, error: error, consecutiveFailures: consecutiveFailures,
+            return Failure(check: check, error: error, consecutiveFailures: streak,
                            totalFailures: counters.failures)
         }
         onFailure(failure)
+    }
+
+    /// What makes a notice distinct: its kind and, unless estimated, its time.
+    private struct DeliveryKey: Hashable {
+        var kind: InterruptionNotice.Kind
+        var time: Date?
+
+        init(_ notice: InterruptionNotice) {
+            kind = notice.kind
+            time = notice.isTimeEstimated ? nil : notice.time
+        }
     }
 }

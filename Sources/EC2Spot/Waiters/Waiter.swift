@@ -143,6 +143,7 @@ public struct WaiterError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The explanation.
     public var message: String
 
-    /// `"<waiter>: <message>"`.
-    public var description: String { "\(waiter): \(message)" }
+    /// `"<waiter>: <message>"`, with any registered secret redacted (the last state comes
+    /// from a server; see ``SecretRedactor/processWide``).
+    public var description: String { SecretRedactor.processWide.redact("\(waiter): \(message)") }
 }
