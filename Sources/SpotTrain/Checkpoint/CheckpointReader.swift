@@ -2,7 +2,10 @@
 ///
 /// Every load first checks the completion footer and the whole-file CRC-32, then the
 /// structure (every length against the bytes present), then the metadata CRC-32, and
-/// finally each tensor's CRC-32 over its decoded values. Any failure throws a
+/// finally each tensor's CRC-32 over its decoded values. Every number in the metadata is
+/// range-checked (``CheckpointMetadata/validateRanges(path:)``,
+/// ``TrainingState/validate(_:path:)``) and the model signature must agree with the tensor
+/// records. Any failure throws a
 /// ``CheckpointError``; nothing is trusted before it is checked, and no allocation is sized
 /// from a field before that field is checked against the file's size. Tensors are decoded
 /// in parallel (on `Threading.threads` threads).
@@ -160,7 +163,22 @@ public struct CheckpointReader: Sendable {
     private static func metadata(of layout: CheckpointLayout, in raw: UnsafeRawBufferPointer,
                                  path: String?) throws -> CheckpointMetadata {
         let json = Array(raw[layout.metadataOffset..<(layout.metadataOffset + layout.metadataLength)])
-        return try CheckpointMetadata.decode(json: json, path: path)
+        let metadata = try CheckpointMetadata.decode(json: json, path: path)
+        try TrainingState.validate(metadata, path: path)
+        var records: [String: CheckpointLayout.Record] = [:]
+        for record in layout.records { records[record.name] = record }
+        for parameter in metadata.modelSignature.parameters {
+            guard let record = records[parameter.name] else {
+                throw CheckpointError(.invalidMetadata,
+                                      "model signature parameter '\(parameter.name)' has no tensor record", path: path)
+            }
+            guard record.shape == parameter.shape, record.dataType == parameter.dataType else {
+                throw CheckpointError(.invalidMetadata,
+                                      "model signature parameter '\(parameter.name)' is \(parameter.dataType.name) \(parameter.shape), its tensor record \(record.dataType.name) \(record.shape)",
+                                      path: path)
+            }
+        }
+        return metadata
     }
 
     /// Decodes every record (balanced over threads) into `storages[i]`, or, when
