@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension CheckpointDirectory {
     /// Keeps the `keep` newest valid checkpoints (and `protecting`, the file the caller just
     /// wrote) and deletes the checkpoints older than the oldest of those.
@@ -10,7 +18,9 @@ extension CheckpointDirectory {
     ///   older than the oldest kept one;
     /// - a file whose content could not be verified is deleted only if its name's step is
     ///   older than the oldest kept one (newer invalid files are skipped by
-    ///   ``latestValid()`` and replaced when training reaches their step again).
+    ///   ``latestValid()`` and replaced when training reaches their step again);
+    /// - only regular files are deleted: a FIFO, directory, device or symbolic link named
+    ///   like a checkpoint is reported by ``verifyAll()`` and left to the operator.
     ///
     /// So a checkpoint newer than one that is kept is never deleted, `protecting` is never
     /// deleted, and if fewer than `keep` valid files exist nothing is deleted. Call it only
@@ -37,10 +47,15 @@ extension CheckpointDirectory {
         var deleted: [CheckpointFile] = []
         for result in results where result.file.path != protecting?.path {
             let step = result.contentGlobalStep ?? result.file.globalStep
-            guard step < cutoff else { continue }
+            guard step < cutoff, Self.isRegularFile(result.file.path) else { continue }
             try fileSystem.removeFile(atPath: result.file.path)
             deleted.append(result.file)
         }
         return deleted
+    }
+
+    private static func isRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
 }
