@@ -51,7 +51,7 @@ import Darwin
             cases.append(["train", "--quiet", "--data", bad])
             cases.append(train + ["--checkpoint-dir", bad])
             cases.append(["checkpoint", "verify", bad])
-            cases.append(["simulate", "--data", bad])
+            cases.append(["simulate", "--interrupt-at", "1", "--data", bad])
         }
         for bad in [p.fifo, p.directory, p.dangling] {  // where a file is expected
             cases.append(train + ["--summary", bad])
