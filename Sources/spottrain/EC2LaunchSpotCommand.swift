@@ -78,6 +78,7 @@ struct EC2LaunchSpotCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let userData { try PathArguments.require(userData, is: .inputFile, for: "--user-data") }
         try await reportingEC2Errors {
             var script: String?
             if let userData {

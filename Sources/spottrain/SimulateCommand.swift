@@ -114,6 +114,7 @@ struct SimulateCommand: ParsableCommand {
     }
 
     func run() throws {
+        try PathArguments.require(data, is: .inputDirectory, for: "--data")
         try reportingErrors {
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
             let root = FileManager.default.temporaryDirectory.appendingPathComponent("spottrain-simulate-\(UUID().uuidString)").path

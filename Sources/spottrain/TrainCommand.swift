@@ -26,10 +26,12 @@ struct TrainCommand: ParsableCommand {
 
         Exit codes: 0 done; 75 interrupted after writing a checkpoint of the step it stopped
         at (restart to continue, nothing lost); 1 runtime error that a restart may fix,
-        including a final save that failed or an interruption that could not be checkpointed
-        (a restart resumes from the previous checkpoint); 64 usage error; 78 configuration no
-        restart can fix (bad or empty data files, a checkpoint of another model or batch
-        size, a diverged run). See Docs/Training.md.
+        including a final save that failed, an interruption that could not be checkpointed
+        (a restart resumes from the previous checkpoint) or another process holding
+        --checkpoint-dir's lock; 64 usage error, including a path flag naming something of
+        the wrong kind (a FIFO, a directory for a file, …); 78 configuration no restart can
+        fix (bad or empty data files, a checkpoint of another model or batch size, a diverged
+        run). See Docs/Training.md.
         """
     )
 
@@ -144,6 +146,9 @@ struct TrainCommand: ParsableCommand {
     private func train() throws {
         let clock = ContinuousClock()
         let start = clock.now
+        try checkPaths()
+        let directoryLock = try lockCheckpointDirectory()
+        defer { directoryLock?.release() }
         var signals: SignalInterruptionSource?
         var feed: SpotNoticeFeed?
         defer {

@@ -57,18 +57,35 @@ public struct CheckpointVerification: Sendable, Equatable {
     public var file: CheckpointFile
     /// Nil if the file is valid, otherwise why not.
     public var error: CheckpointError?
+    /// The global step its metadata records, when its content verified (also for a valid
+    /// checkpoint under a wrong name, code ``CheckpointError/Code/nameMismatch``).
+    public var contentGlobalStep: Int?
     /// Whether the file is valid.
     public var isValid: Bool { error == nil }
+
+    /// Creates a result.
+    /// - Parameters:
+    ///   - file: The file.
+    ///   - error: Why it is invalid, or nil.
+    ///   - contentGlobalStep: The global step of its verified content, if any.
+    public init(file: CheckpointFile, error: CheckpointError?, contentGlobalStep: Int? = nil) {
+        self.file = file
+        self.error = error
+        self.contentGlobalStep = contentGlobalStep
+    }
 }
 
 /// A directory of checkpoints named by global step: listing, saving, finding the newest
 /// valid checkpoint, retention and cleanup of interrupted saves.
 ///
-/// Files are named `ckpt-<global step, zero-padded to 12 digits>.spt` and ordered by the
-/// step parsed from the name. Temporary files of saves in progress or interrupted
-/// (`.ckpt-….spt.tmp-<pid>-<random>`) and unrelated files are ignored by every listing and
-/// removed by ``cleanStaleTemporaryFiles()`` (which ``save(_:)`` calls first). One process
-/// writes to a directory at a time.
+/// Files are named `ckpt-<global step, zero-padded to 12 digits>.spt` and listed in the
+/// order of the step parsed from the name; a file is valid only if its name is exactly the
+/// name of the global step its verified metadata records (a valid checkpoint under another
+/// name is reported with ``CheckpointError/Code/nameMismatch`` and never resumed from).
+/// Temporary files of saves in progress or interrupted (`.ckpt-….spt.tmp-<pid>-<random>`)
+/// and unrelated files are ignored by every listing; ``cleanStaleTemporaryFiles()`` (which
+/// ``save(_:)`` calls first) removes those whose process is gone. One process writes to a
+/// directory at a time: take ``lock()`` before the first write.
 public struct CheckpointDirectory: Sendable {
     /// The directory.
     public let path: String
@@ -175,8 +192,10 @@ public struct CheckpointDirectory: Sendable {
         return file
     }
 
-    /// Removes temporary files left by interrupted saves. Call it only when no save is in
-    /// progress in this directory (``save(_:)`` does, before writing).
+    /// Removes temporary files left by interrupted saves, and only those provably dead: the
+    /// process named in the file name (`.tmp-<pid>-…`) no longer exists. A temporary file of
+    /// this process, of a live process, or without a readable process id is left alone, so
+    /// a concurrent save is never broken (``save(_:)`` calls this before writing).
     /// - Returns: The names removed.
     /// - Throws: ``CheckpointError`` if the directory cannot be listed or a file cannot be
     ///   removed.
@@ -184,10 +203,36 @@ public struct CheckpointDirectory: Sendable {
     public func cleanStaleTemporaryFiles() throws -> [String] {
         var removed: [String] = []
         for name in try entries() where CheckpointDirectory.isTemporaryFileName(name) {
-            try fileSystem.removeFile(atPath: path + "/" + name)
+            guard let pid = CheckpointDirectory.processIdentifier(inTemporaryFileName: name),
+                  pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            do {
+                try fileSystem.removeFile(atPath: path + "/" + name)
+            } catch let error as CheckpointError where error.systemErrorNumber == ENOENT {
+                continue
+            }
             removed.append(name)
         }
         return removed.sorted()
+    }
+
+    /// The process id in a temporary file name `.ckpt-….spt.tmp-<pid>-<random>`.
+    /// - Parameter name: A temporary file name.
+    /// - Returns: The id, or nil if the name holds none (or one out of range).
+    public static func processIdentifier(inTemporaryFileName name: String) -> pid_t? {
+        let bytes = Array(name.utf8), marker = Array(".tmp-".utf8)
+        guard bytes.count > marker.count else { return nil }
+        var start: Int?
+        for i in stride(from: bytes.count - marker.count, through: 0, by: -1)
+        where bytes[i..<(i + marker.count)].elementsEqual(marker) {
+            start = i + marker.count
+            break
+        }
+        guard let start else { return nil }
+        let digits = bytes[start...].prefix(while: { $0 >= 0x30 && $0 <= 0x39 })
+        guard !digits.isEmpty, digits.count <= 10 else { return nil }
+        let value = digits.reduce(Int64(0)) { $0 * 10 + Int64($1 - 0x30) }
+        guard value > 0, value <= Int64(Int32.max) else { return nil }
+        return pid_t(value)
     }
 
     // MARK: Loading
@@ -201,6 +246,7 @@ public struct CheckpointDirectory: Sendable {
         for file in try list().reversed() {
             do {
                 let checkpoint = try reader.read(atPath: file.path)
+                try CheckpointDirectory.checkName(file, checkpoint.metadata)
                 return CheckpointScan(latest: LoadedCheckpoint(file: file, checkpoint: checkpoint), skipped: skipped)
             } catch let error as CheckpointError {
                 skipped.append(SkippedCheckpoint(file: file, reason: error.at(file.path)))
@@ -215,54 +261,45 @@ public struct CheckpointDirectory: Sendable {
     /// - Returns: One result per file, oldest first.
     /// - Throws: ``CheckpointError`` only if the directory cannot be listed.
     public func verifyAll() throws -> [CheckpointVerification] {
-        try list().map { file in
-            CheckpointVerification(file: file, error: verificationError(file))
-        }
+        try list().map(verify)
     }
 
-    private func verificationError(_ file: CheckpointFile) -> CheckpointError? {
+    /// Verifies one checkpoint file completely: its content (see
+    /// ``CheckpointReader/verify(atPath:)``) and that its name is the name of the global
+    /// step its metadata records.
+    /// - Parameter file: A file of this directory.
+    /// - Returns: The result.
+    public func verify(_ file: CheckpointFile) -> CheckpointVerification {
         do {
-            try reader.verify(atPath: file.path)
-            return nil
+            let metadata = try reader.verify(atPath: file.path)
+            do {
+                try CheckpointDirectory.checkName(file, metadata)
+                return CheckpointVerification(file: file, error: nil, contentGlobalStep: metadata.globalStep)
+            } catch let error as CheckpointError {
+                return CheckpointVerification(file: file, error: error, contentGlobalStep: metadata.globalStep)
+            }
         } catch let error as CheckpointError {
-            return error.at(file.path)
+            return CheckpointVerification(file: file, error: error.at(file.path))
         } catch {
-            return CheckpointError(.io, "\(error)", path: file.path)
+            return CheckpointVerification(file: file, error: CheckpointError(.io, "\(error)", path: file.path))
         }
     }
 
-    // MARK: Retention
-
-    /// Keeps the `keep` newest valid checkpoints and deletes every checkpoint file older
-    /// than the oldest of them (valid or not).
-    ///
-    /// Files are verified newest first until `keep` valid ones are found; invalid files
-    /// newer than that are left alone (they are skipped by ``latestValid()`` and replaced
-    /// when training reaches their step again). If fewer than `keep` valid files exist,
-    /// nothing is deleted. So the newest valid checkpoint is never deleted. Call it only
-    /// after a successful ``save(_:)``, never after a failed one.
-    /// - Parameter keep: How many valid checkpoints to keep (at least 1).
-    /// - Returns: The files deleted, oldest first.
-    /// - Throws: ``CheckpointError`` if listing or a deletion fails (earlier deletions stand).
-    @discardableResult
-    public func prune(keep: Int) throws -> [CheckpointFile] {
-        precondition(keep >= 1, "CheckpointDirectory.prune: keep \(keep) must be at least 1")
-        let files = try list()
-        var valid = 0
-        var cutoff: Int?
-        for index in files.indices.reversed() where verificationError(files[index]) == nil {
-            valid += 1
-            if valid == keep {
-                cutoff = index
-                break
-            }
+    /// Checks that a file's name is the name of the global step its metadata records.
+    /// - Parameters:
+    ///   - file: The file.
+    ///   - metadata: Its verified metadata.
+    /// - Throws: ``CheckpointError`` with code ``CheckpointError/Code/nameMismatch``.
+    public static func checkName(_ file: CheckpointFile, _ metadata: CheckpointMetadata) throws {
+        let step = metadata.globalStep
+        guard step >= 0 else {
+            throw CheckpointError(.invalidMetadata, "global_step \(step) is negative", path: file.path)
         }
-        guard let cutoff else { return [] }
-        var deleted: [CheckpointFile] = []
-        for file in files[..<cutoff] {
-            try fileSystem.removeFile(atPath: file.path)
-            deleted.append(file)
+        let expected = fileName(forGlobalStep: step)
+        guard file.name == expected else {
+            throw CheckpointError(.nameMismatch,
+                                  "the file name says global step \(file.globalStep) but its metadata records global step \(step) (its name would be \(expected))",
+                                  path: file.path)
         }
-        return deleted
     }
 }

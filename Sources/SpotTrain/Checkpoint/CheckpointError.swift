@@ -30,6 +30,12 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
         case invalidMetadata
         /// The checkpoint's model signature does not match the model being restored.
         case signatureMismatch
+        /// The file's name is not the name of the global step its metadata records
+        /// (`ckpt-<global step, 12 digits>.spt`): the file is valid content under a wrong
+        /// name, and is not used.
+        case nameMismatch
+        /// Another process holds the checkpoint directory's writer lock.
+        case locked
     }
 
     /// The class of problem.

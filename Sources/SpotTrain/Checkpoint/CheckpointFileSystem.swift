@@ -50,7 +50,9 @@ public protocol CheckpointFileSystem: Sendable {
     /// - Returns: Entry names in no particular order.
     /// - Throws: ``CheckpointError``.
     func contentsOfDirectory(atPath path: String) throws -> [String]
-    /// Reads a whole file; the buffer is sized from the file's actual size.
+    /// Reads a whole checkpoint file. It must not block on, or read from, anything but a
+    /// regular file, and must not allocate the file's size before checking that the file's
+    /// own frame (``CheckpointFormat/checkFrame(size:path:read:)``) agrees with that size.
     /// - Parameter path: The file.
     /// - Returns: Its bytes.
     /// - Throws: ``CheckpointError``.
@@ -162,33 +164,106 @@ public struct POSIXCheckpointFileSystem: CheckpointFileSystem {
         return names
     }
 
-    /// Reads the whole file; the buffer is sized by `fstat`, and a file that shrinks or
-    /// grows while it is read is reported.
+    /// Reads the whole file after checking, without blocking and before allocating, that
+    /// it is a regular file (not a FIFO, socket, device or directory) and that its frame
+    /// (magic, version, completion marker and the footer's recorded data length) matches
+    /// its size; the buffer is then sized by `fstat`, and a file that shrinks or grows while
+    /// it is read is reported.
     public func readFile(atPath path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Self.failure("opening the file", path) }
+        let fd = try POSIXCheckpointFileSystem.openRegularFile(atPath: path)
         defer { try? close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw Self.failure("fstat", path) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw CheckpointError(.io, "not a regular file", path: path)
-        }
         let size = Int(info.st_size)
-        var bytes = [UInt8](repeating: 0, count: size)
-        var offset = 0
-        try bytes.withUnsafeMutableBytes { buffer in
-            while offset < size {
-                let n = read(fd, buffer.baseAddress! + offset, min(size - offset, 1 << 30))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw Self.failure("reading", path)
-                }
-                if n == 0 { break }
-                offset += n
-            }
+        try CheckpointFormat.checkFrame(size: size, path: path) { offset, count in
+            var chunk = [UInt8](repeating: 0, count: count)
+            let n = try chunk.withUnsafeMutableBytes { try Self.readFully(fd, into: $0, at: offset, path: path) }
+            return Array(chunk[0..<n])
         }
-        if offset < size { bytes.removeSubrange(offset...) }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let got = try bytes.withUnsafeMutableBytes { try Self.readFully(fd, into: $0, at: 0, path: path) }
+        if got < size { bytes.removeSubrange(got...) }
         return bytes
+    }
+
+    /// Reads until `buffer` is full or the file ends, retrying `EINTR` and short reads.
+    private static func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at start: Int,
+                                  path: String) throws -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        var offset = 0
+        while offset < buffer.count {
+            let n = pread(fd, base + offset, min(buffer.count - offset, 1 << 30), off_t(start + offset))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Self.failure("reading", path)
+            }
+            if n == 0 { break }
+            offset += n
+        }
+        return offset
+    }
+
+    /// Opens `path` read-only as a regular file, never blocking: the path is `stat`ed first
+    /// (a FIFO, socket, device or directory is rejected without being opened), then opened
+    /// with `O_NONBLOCK` and checked again with `fstat` (the name may have been replaced in
+    /// between).
+    /// - Parameter path: The file.
+    /// - Returns: A descriptor the caller closes.
+    /// - Throws: ``CheckpointError`` (``CheckpointError/Code/io``) naming the path and, for
+    ///   a file of the wrong kind, what it is.
+    public static func openRegularFile(atPath path: String) throws -> Int32 {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let number = errno
+            if number == ENOENT, lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK {
+                throw CheckpointError(.io, "is a dangling symbolic link", path: path, systemErrorNumber: number)
+            }
+            throw failure("opening the file", path)
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw CheckpointError(.io, "is \(fileKind(info.st_mode)), not a regular file", path: path)
+        }
+        var fd: Int32
+        repeat {
+            fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        } while fd < 0 && errno == EINTR
+        guard fd >= 0 else { throw failure("opening the file", path) }
+        guard fstat(fd, &info) == 0 else {
+            let error = failure("fstat", path)
+            _ = POSIXCheckpointFileSystem.closeDescriptor(fd)
+            throw error
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            _ = POSIXCheckpointFileSystem.closeDescriptor(fd)
+            throw CheckpointError(.io, "is \(fileKind(info.st_mode)), not a regular file", path: path)
+        }
+        return fd
+    }
+
+    /// "a directory", "a FIFO", … for error messages.
+    /// - Parameter mode: `st_mode`.
+    /// - Returns: The kind, with an article.
+    public static func fileKind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFREG: return "a regular file"
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFLNK: return "a symbolic link"
+        default: return "a special file"
+        }
+    }
+
+    private static func closeDescriptor(_ fd: Int32) -> Int32 {
+        #if canImport(Darwin)
+        return Darwin.close(fd)
+        #elseif canImport(Glibc)
+        return Glibc.close(fd)
+        #else
+        return Musl.close(fd)
+        #endif
     }
 
     /// Creates the directory and its missing parents with `mkdir`.
@@ -196,9 +271,15 @@ public struct POSIXCheckpointFileSystem: CheckpointFileSystem {
         var info = stat()
         if stat(path, &info) == 0 {
             guard (info.st_mode & S_IFMT) == S_IFDIR else {
-                throw CheckpointError(.io, "exists and is not a directory", path: path)
+                throw CheckpointError(.io, "is \(Self.fileKind(info.st_mode)), not a directory", path: path)
             }
             return
+        }
+        if lstat(path, &info) == 0 {
+            // Only a dangling symbolic link (or a race) gets here: mkdir would fail with
+            // EEXIST and the caller would go on as if the directory existed.
+            throw CheckpointError(.io, "is \(Self.fileKind(info.st_mode)) whose target does not exist, not a directory",
+                                  path: path)
         }
         let (parent, _) = CheckpointWriter.split(path)
         if parent != path && parent != "." && parent != "/" { try createDirectory(atPath: parent) }

@@ -234,7 +234,9 @@ public struct CheckpointMetadata: Codable, Equatable, Sendable {
     ///   - bytes: UTF-8 JSON.
     ///   - path: The file, for the error.
     /// - Returns: The metadata.
-    /// - Throws: ``CheckpointError`` with code ``CheckpointError/Code/invalidMetadata``.
+    /// - Throws: ``CheckpointError`` with code ``CheckpointError/Code/invalidMetadata``
+    ///   for JSON that is not checkpoint metadata, or for a value out of range (see
+    ///   ``validateRanges(path:)``).
     public static func decode(json bytes: [UInt8], path: String? = nil) throws -> CheckpointMetadata {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
@@ -246,6 +248,7 @@ public struct CheckpointMetadata: Codable, Equatable, Sendable {
             throw CheckpointError(.invalidMetadata, "metadata is not valid checkpoint JSON: \(describe(error))", path: path)
         }
         try metadata.modelSignature.validate(path: path)
+        try metadata.validateRanges(path: path)
         return metadata
     }
 

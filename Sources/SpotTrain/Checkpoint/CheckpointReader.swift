@@ -2,7 +2,10 @@
 ///
 /// Every load first checks the completion footer and the whole-file CRC-32, then the
 /// structure (every length against the bytes present), then the metadata CRC-32, and
-/// finally each tensor's CRC-32 over its decoded values. Any failure throws a
+/// finally each tensor's CRC-32 over its decoded values. Every number in the metadata is
+/// range-checked (``CheckpointMetadata/validateRanges(path:)``,
+/// ``TrainingState/validate(_:path:)``), and the model signature must agree with the
+/// tensor records of the same names. Any failure throws a
 /// ``CheckpointError``; nothing is trusted before it is checked, and no allocation is sized
 /// from a field before that field is checked against the file's size. Tensors are decoded
 /// in parallel (on `Threading.threads` threads).
@@ -67,6 +70,7 @@ public struct CheckpointReader: Sendable {
             let metadata = try metadata(of: layout, in: raw, path: path)
             let storages = layout.records.map { TensorStorage(uninitializedCount: $0.elementCount) }
             try decodeAll(layout, raw, path: path, into: storages)
+            try checkSignature(metadata, layout, path: path)
             #if _endian(big)
             for storage in storages {
                 for i in 0..<storage.count { storage.pointer[i] = Float(bitPattern: UInt32(littleEndian: storage.pointer[i].bitPattern)) }
@@ -91,6 +95,7 @@ public struct CheckpointReader: Sendable {
             let layout = try CheckpointLayout(raw, path: path)
             let metadata = try metadata(of: layout, in: raw, path: path)
             try decodeAll(layout, raw, path: path, into: nil)
+            try checkSignature(metadata, layout, path: path)
             return metadata
         }
     }
@@ -160,7 +165,25 @@ public struct CheckpointReader: Sendable {
     private static func metadata(of layout: CheckpointLayout, in raw: UnsafeRawBufferPointer,
                                  path: String?) throws -> CheckpointMetadata {
         let json = Array(raw[layout.metadataOffset..<(layout.metadataOffset + layout.metadataLength)])
-        return try CheckpointMetadata.decode(json: json, path: path)
+        let metadata = try CheckpointMetadata.decode(json: json, path: path)
+        try TrainingState.validate(metadata, path: path)
+        return metadata
+    }
+
+    /// A signature that contradicts the file's own tensor of the same name is corrupt
+    /// content, not another model (a signature entry without a tensor is allowed). Checked
+    /// after the payloads, so that damage to a record is reported as such first.
+    private static func checkSignature(_ metadata: CheckpointMetadata, _ layout: CheckpointLayout,
+                                       path: String?) throws {
+        var records: [String: CheckpointLayout.Record] = [:]
+        for record in layout.records { records[record.name] = record }
+        for parameter in metadata.modelSignature.parameters {
+            if let record = records[parameter.name], record.shape != parameter.shape || record.dataType != parameter.dataType {
+                throw CheckpointError(.invalidMetadata,
+                                      "model signature parameter '\(parameter.name)' is \(parameter.dataType.name) \(parameter.shape), "
+                                      + "but its tensor record is \(record.dataType.name) \(record.shape)", path: path)
+            }
+        }
     }
 
     /// Decodes every record (balanced over threads) into `storages[i]`, or, when

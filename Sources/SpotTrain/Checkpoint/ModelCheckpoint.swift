@@ -194,7 +194,7 @@ public final class ModelCheckpoint: Callback {
         lastSaveTime = clock.now
         if let keep {
             do {
-                _ = try directory.prune(keep: keep)
+                _ = try directory.prune(keep: keep, protecting: file)
             } catch {
                 log("warning: could not prune old checkpoints: \(error)")
             }

@@ -82,6 +82,9 @@ public enum TrainingState {
                                trainingCount: Int? = nil, path: String? = nil) throws -> TrainingProgress {
         let metadata = checkpoint.metadata
         let parameters = trainer.model.parameters
+        // A checkpoint from a reader is already checked; one built in memory is checked here.
+        try metadata.validateRanges(path: path)
+        try validate(metadata, path: path)
         try metadata.verifySignature(against: trainer.model.parameterSignature)
         let byName = checkpoint.tensorsByName
         var values: [Tensor] = []

@@ -15,14 +15,30 @@ final class ReadOnlyFile {
     let size: Int
     private let descriptor: Int32
 
-    /// Opens `path` for reading.
-    /// - Throws: ``IDXError`` `.missingFile` if it does not exist, `.readFailed` if it cannot
-    ///   be opened or is not a regular file.
+    /// Opens `path` for reading, never blocking: the path is `stat`ed first (a FIFO,
+    /// socket, device or directory is rejected without being opened, so nothing waits for
+    /// a writer), then opened with `O_NONBLOCK` and checked again with `fstat`.
+    /// - Throws: ``IDXError`` `.missingFile` if it does not exist (or is a dangling symbolic
+    ///   link, named as such), `.readFailed` if it cannot be opened or is not a regular file.
     init(path: String) throws {
         self.path = path
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let code = errno
+            if code == ENOENT, lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK {
+                throw IDXError(.missingFile, path: path, message: "dangling symbolic link (its target does not exist)")
+            }
+            if code == ENOENT || code == ENOTDIR {
+                throw IDXError(.missingFile, path: path, message: "no such file")
+            }
+            throw IDXError(.readFailed, path: path, message: "cannot open: \(ReadOnlyFile.describe(errno: code))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw IDXError(.readFailed, path: path, message: "\(ReadOnlyFile.kind(info.st_mode)), not a regular file")
+        }
         var fd: Int32
         repeat {
-            fd = open(path, O_RDONLY | O_CLOEXEC)
+            fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         } while fd < 0 && errno == EINTR
         guard fd >= 0 else {
             let code = errno
@@ -31,7 +47,6 @@ final class ReadOnlyFile {
             }
             throw IDXError(.readFailed, path: path, message: "cannot open: \(ReadOnlyFile.describe(errno: code))")
         }
-        var info = stat()
         guard fstat(fd, &info) == 0 else {
             let code = errno
             close(fd)
@@ -39,10 +54,22 @@ final class ReadOnlyFile {
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw IDXError(.readFailed, path: path, message: "not a regular file")
+            throw IDXError(.readFailed, path: path, message: "\(ReadOnlyFile.kind(info.st_mode)), not a regular file")
         }
         self.descriptor = fd
         self.size = Int(info.st_size)
+    }
+
+    /// "a FIFO", "a directory", … for messages.
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        default: return "a special file"
+        }
     }
 
     deinit { close(descriptor) }
