@@ -109,7 +109,7 @@ struct EC2Options: ParsableArguments {
             let imdsRegion = try await imds.region()
             resolved = try configuration(fallbackRegion: imdsRegion)
         }
-        let client = EC2Client(configuration: resolved, transport: URLSessionTransport(),
+        let client = EC2Client(configuration: resolved, transport: AsyncHTTPClientTransport.aws(environment: environment),
                                retryPolicy: RetryPolicy(maxAttempts: maxAttempts))
         return EC2CommandContext(client: client, imds: imds, instanceIdOverride: instanceId,
                                  availabilityZoneOverride: availabilityZone)

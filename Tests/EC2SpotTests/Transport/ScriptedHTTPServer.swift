@@ -19,6 +19,12 @@ final class ScriptedHTTPServer: @unchecked Sendable {
         case neverRespond
         /// Listens but never accepts (so the accept queue fills up).
         case neverAccept
+        /// Reads the request, writes `head`, then writes `chunk` up to `count` times (stopping
+        /// as soon as the client hangs up), closes. ``bytesSent`` counts what was written.
+        case stream(head: [UInt8], chunk: [UInt8], count: Int)
+        /// Reads the request, writes `head`, then one space every `intervalMilliseconds`
+        /// until the client hangs up or the server stops.
+        case trickle(head: [UInt8], intervalMilliseconds: Int)
     }
 
     let port: UInt16
@@ -27,6 +33,8 @@ final class ScriptedHTTPServer: @unchecked Sendable {
     private let lock = NSLock()
     private var stopped = false
     private var requests: [String] = []
+    private var sentBytes = 0
+    private var hangUps = 0
     private var thread: Thread?
 
     /// Whether `::1` can be bound on this machine.
@@ -97,6 +105,20 @@ final class ScriptedHTTPServer: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return requests
+    }
+
+    /// The bytes written to clients so far by `.stream` and `.trickle`.
+    var bytesSent: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return sentBytes
+    }
+
+    /// How many `.stream` and `.trickle` connections ended because the client hung up.
+    var clientHangUps: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return hangUps
     }
 
     private var isStopped: Bool {
@@ -194,17 +216,37 @@ final class ScriptedHTTPServer: @unchecked Sendable {
             while !isStopped { usleep(5000) }
         case .neverAccept:
             break
+        case .stream(let head, let chunk, let count):
+            guard sendAll(client, head) else { return noteHangUp() }
+            for _ in 0..<count {
+                guard !isStopped, sendAll(client, chunk) else { return noteHangUp() }
+                lock.withLock { sentBytes += chunk.count }
+            }
+        case .trickle(let head, let interval):
+            guard sendAll(client, head) else { return noteHangUp() }
+            while !isStopped {
+                guard sendAll(client, [0x20]) else { return noteHangUp() }
+                lock.withLock { sentBytes += 1 }
+                usleep(UInt32(interval * 1000))
+            }
         }
         shutdown(client, Int32(SHUT_WR))
     }
 
-    private func sendAll(_ fd: Int32, _ bytes: [UInt8]) {
+    private func noteHangUp() {
+        lock.withLock { hangUps += 1 }
+    }
+
+    /// Writes all of `bytes`; false when the peer has gone away.
+    @discardableResult
+    private func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
-            if sent <= 0 { return }
+            if sent <= 0 { return false }
             offset += sent
         }
+        return true
     }
 
     private func findHeadEnd(_ bytes: [UInt8]) -> Int? {
