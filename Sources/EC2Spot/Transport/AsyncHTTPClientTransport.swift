@@ -161,6 +161,15 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
             let key = name.lowercased()
             headers[key] = headers[key].map { $0 + ", " + value } ?? value
         }
+        if response.status.code == 101 {
+            throw TransportError(.invalidResponse, "unexpected 101 Switching Protocols from \(host) (no upgrade was asked for)")
+        }
+        if let codings = headers["transfer-encoding"]?.lowercased(),
+           codings.split(separator: ",").contains(where: { !["chunked", "identity"].contains($0.trimmingCharacters(in: .whitespaces)) }) {
+            // The client decodes chunked framing only; any other coding would hand back bytes
+            // that are not the body.
+            throw TransportError(.invalidResponse, "unsupported transfer coding '\(codings.prefix(40))' from \(host)")
+        }
         if !isHead, let declared = headers["content-length"].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }),
            declared > limit {
             throw TransportError(.responseTooLarge,

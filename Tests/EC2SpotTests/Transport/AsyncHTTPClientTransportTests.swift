@@ -88,8 +88,8 @@ import Testing
         #expect(String(decoding: response.body, as: UTF8.self) == "part one, part two")
     }
 
-    @Test func acceptsBareLineFeedsAndRepeatedHeaders() async throws {
-        let server = try ScriptedHTTPServer(.respond(bytes("HTTP/1.1 404 Not Found\nA: 1\nA: 2\nContent-Length: 3\n\nabc")))
+    @Test func joinsRepeatedHeaders() async throws {
+        let server = try ScriptedHTTPServer(.respond(bytes("HTTP/1.1 404 Not Found\r\nA: 1\r\nA: 2\r\nContent-Length: 3\r\n\r\nabc")))
         defer { server.stop() }
         let response = try await send(server)
         #expect(response.status == 404)
@@ -222,6 +222,7 @@ import Testing
         ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", .invalidResponse),
         ("HTTP/1.1 101 Switching Protocols\r\n\r\n", .invalidResponse),
         ("HTTP/1.1 200 OK\r\nContent-Le", .invalidResponse),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffffffffffff\r\n", .invalidResponse),
         ("", .connectionFailed),
     ])
     func malformedResponsesAreRejected(raw: String, kind: TransportError.Kind) async throws {
@@ -238,7 +239,7 @@ import Testing
             "HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n",
             "HTTP/1.1 200 OK\r\n\r\n\(big)",
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11\r\n\(big)\r\n0\r\n\r\n",
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffffffffffff\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffff\r\n\(big)",
         ]
         for raw in framings {
             let server = try ScriptedHTTPServer(.respond(bytes(raw)))
@@ -312,10 +313,14 @@ import Testing
         #expect(server.bytesSent < 64 << 20, "sent \(server.bytesSent) bytes")
     }
 
-    /// The transport for AWS endpoints sends through the proxy the environment names (the
-    /// absolute-form request target shows it), and straight to hosts `NO_PROXY` lists.
+    /// The transport for AWS endpoints sends through the proxy the environment names (a
+    /// `CONNECT` tunnel to the origin, then the request inside it), and straight to hosts
+    /// `NO_PROXY` lists.
     @Test func awsTransportUsesTheProxyExceptForNoProxyHosts() async throws {
-        let proxy = try ScriptedHTTPServer(.respond(bytes("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied")))
+        let proxy = try ScriptedHTTPServer(.conversation([
+            bytes("HTTP/1.1 200 Connection established\r\n\r\n"),
+            bytes("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied"),
+        ]))
         defer { proxy.stop() }
         let origin = try ScriptedHTTPServer(.respond(bytes("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\ndirect")))
         defer { origin.stop() }
@@ -324,10 +329,14 @@ import Testing
         ])
         let viaProxy = try await transport.send(HTTPRequest(method: "GET", url: URL(string: "http://ec2.test-region.example/q?a=1")!))
         #expect(String(decoding: viaProxy.body, as: UTF8.self) == "proxied")
-        #expect(try #require(proxy.receivedRequests.first).hasPrefix("GET http://ec2.test-region.example/q?a=1 HTTP/1.1\r\n"))
+        let proxied = proxy.receivedRequests
+        #expect(proxied.count == 2)
+        #expect(try #require(proxied.first).hasPrefix("CONNECT ec2.test-region.example:80 HTTP/1.1\r\n"))
+        #expect(try #require(proxied.last).hasPrefix("GET /q?a=1 HTTP/1.1\r\n"))
         let direct = try await transport.send(HTTPRequest(method: "GET", url: URL(string: "http://localhost:\(origin.port)/d")!))
         #expect(String(decoding: direct.body, as: UTF8.self) == "direct")
-        #expect(proxy.receivedRequests.count == 1)
+        #expect(proxy.receivedRequests.count == 2)
+        #expect(origin.receivedRequests.count == 1)
     }
 
     /// An unusable proxy variable fails every request before anything is sent, naming the

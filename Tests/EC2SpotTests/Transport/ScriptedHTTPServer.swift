@@ -15,6 +15,9 @@ final class ScriptedHTTPServer: @unchecked Sendable {
         case respond([UInt8])
         /// Reads the request, writes these pieces with a pause between them, closes.
         case respondInPieces([[UInt8]], pauseMilliseconds: Int)
+        /// For each of these responses in turn: reads a request, writes the response; then
+        /// closes (a proxy that answers `CONNECT` and then the tunnelled request, say).
+        case conversation([[UInt8]])
         /// Reads the request and then says nothing until the server stops.
         case neverRespond
         /// Listens but never accepts (so the accept queue fills up).
@@ -178,32 +181,8 @@ final class ScriptedHTTPServer: @unchecked Sendable {
 
     private func serve(_ client: Int32) {
         defer { close(client) }
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        // Read the head, then the Content-Length body.
-        var headEnd: Int?
-        var bodyLength = 0
-        while true {
-            if let end = headEnd, received.count >= end + bodyLength { break }
-            var entry = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
-            if poll(&entry, 1, 10) <= 0 {
-                if isStopped { return }
-                continue
-            }
-            let count = recv(client, &chunk, chunk.count, 0)
-            if count <= 0 { break }
-            received.append(contentsOf: chunk[0..<count])
-            if headEnd == nil, let range = findHeadEnd(received) {
-                headEnd = range
-                let head = String(decoding: received[0..<range], as: UTF8.self).lowercased()
-                for line in head.split(separator: "\r\n") where line.hasPrefix("content-length:") {
-                    bodyLength = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
-                }
-            }
-        }
-        lock.lock()
-        requests.append(String(decoding: received, as: UTF8.self))
-        lock.unlock()
+        var pending: [UInt8] = []
+        guard readRequest(client, pending: &pending) else { return }
         switch behavior {
         case .respond(let bytes):
             sendAll(client, bytes)
@@ -211,6 +190,11 @@ final class ScriptedHTTPServer: @unchecked Sendable {
             for piece in pieces {
                 sendAll(client, piece)
                 usleep(UInt32(pause * 1000))
+            }
+        case .conversation(let replies):
+            for (index, reply) in replies.enumerated() {
+                if index > 0, !readRequest(client, pending: &pending) { return }
+                guard sendAll(client, reply) else { return }
             }
         case .neverRespond:
             while !isStopped { usleep(5000) }
@@ -231,6 +215,38 @@ final class ScriptedHTTPServer: @unchecked Sendable {
             }
         }
         shutdown(client, Int32(SHUT_WR))
+    }
+
+    /// Reads one request (head plus `Content-Length` body) from `pending` and the socket and
+    /// records it; bytes after it stay in `pending`. False when the server stops first.
+    private func readRequest(_ client: Int32, pending: inout [UInt8]) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        var headEnd: Int?
+        var bodyLength = 0
+        while true {
+            if headEnd == nil, let range = findHeadEnd(pending) {
+                headEnd = range
+                let head = String(decoding: pending[0..<range], as: UTF8.self).lowercased()
+                for line in head.split(separator: "\r\n") where line.hasPrefix("content-length:") {
+                    bodyLength = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+                }
+            }
+            if let end = headEnd, pending.count >= end + bodyLength { break }
+            var entry = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
+            if poll(&entry, 1, 10) <= 0 {
+                if isStopped { return false }
+                continue
+            }
+            let count = recv(client, &chunk, chunk.count, 0)
+            if count <= 0 { break }
+            pending.append(contentsOf: chunk[0..<count])
+        }
+        let length = headEnd.map { min(pending.count, $0 + bodyLength) } ?? pending.count
+        lock.lock()
+        requests.append(String(decoding: pending[0..<length], as: UTF8.self))
+        lock.unlock()
+        pending.removeFirst(length)
+        return true
     }
 
     private func noteHangUp() {
