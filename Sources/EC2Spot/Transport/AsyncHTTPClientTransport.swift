@@ -87,15 +87,16 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
 
     /// A transport for the instance-metadata service: never through a proxy (no proxy
     /// variable is read), plain `http://` to an IPv4/IPv6 literal or `localhost` only (no
-    /// DNS lookup), and a short connect timeout so that code off EC2 learns quickly that
-    /// there is no IMDS.
+    /// DNS lookup), one connection per request (`Connection: close`), and a short connect
+    /// timeout so that code off EC2 learns quickly that there is no IMDS.
     /// - Parameters:
     ///   - maximumResponseBytes: The largest accepted body (default 1 MiB).
-    ///   - connectTimeout: The bound on establishing the TCP connection (default one second);
-    ///     the request's own timeout bounds the whole exchange as well.
+    ///   - connectTimeout: The bound on establishing the TCP connection (default two
+    ///     seconds); the request's own timeout (one second for ``InstanceMetadataClient``)
+    ///     bounds the whole exchange as well.
     /// - Returns: The transport.
     public static func instanceMetadata(maximumResponseBytes: Int = 1 << 20,
-                                        connectTimeout: Duration = .seconds(1)) -> AsyncHTTPClientTransport {
+                                        connectTimeout: Duration = .seconds(2)) -> AsyncHTTPClientTransport {
         precondition(connectTimeout > .zero, "AsyncHTTPClientTransport: connectTimeout \(connectTimeout) <= 0")
         return AsyncHTTPClientTransport(route: .metadata(connectTimeout: connectTimeout),
                                         maximumResponseBytes: maximumResponseBytes)
@@ -124,7 +125,9 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         try validate(request)
         let client = try SharedHTTPClients.client(for: route, url: request.url)
-        let prepared = try Self.makeClientRequest(request)
+        let closesConnection: Bool
+        if case .metadata = route { closesConnection = true } else { closesConnection = false }
+        let prepared = try Self.makeClientRequest(request, closesConnection: closesConnection)
         let limit = maximumResponseBytes
         let timeout = request.timeout
         let host = request.url.host ?? "?"
@@ -215,11 +218,17 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
         try request.validateMethodAndHeaders()
     }
 
-    private static func makeClientRequest(_ request: HTTPRequest) throws -> HTTPClientRequest {
+    /// The AHC request for `request`; with `closesConnection` (instance metadata) it asks for
+    /// one connection per request, as IMDS clients do, so that nothing stays pooled that the
+    /// service (or a restarted test server) may have closed meanwhile.
+    private static func makeClientRequest(_ request: HTTPRequest, closesConnection: Bool) throws -> HTTPClientRequest {
         var prepared = HTTPClientRequest(url: request.url.absoluteString)
         prepared.method = HTTPMethod(rawValue: request.method)
         for (name, value) in request.headers.sorted(by: { $0.key < $1.key }) {
             prepared.headers.add(name: name, value: value)
+        }
+        if closesConnection, !prepared.headers.contains(name: "connection") {
+            prepared.headers.add(name: "connection", value: "close")
         }
         if !request.body.isEmpty {
             prepared.body = .bytes(ByteBuffer(bytes: request.body))

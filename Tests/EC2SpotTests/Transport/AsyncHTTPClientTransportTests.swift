@@ -261,7 +261,7 @@ import Testing
         defer { server.stop() }
         for transport in [Self.metadata, Self.direct] {
             let outcome = try await withHangWatchdog(seconds: 30) {
-                try await send(server, timeout: .milliseconds(800), transport: transport)
+                try await send(server, timeout: .seconds(3), transport: transport)
             }
             switch outcome {
             case .success(let response):
