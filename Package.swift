@@ -5,7 +5,8 @@
 // Products
 // - `SpotTrain`: tensors, BLAS-backed layers, optimizers, training loop, crash-safe checkpoints.
 // - `EC2Spot`: a small EC2 Query-API client (SigV4), EBS volume control and an IMDSv2
-//   spot-interruption watcher. Independent of `SpotTrain`.
+//   spot-interruption watcher, on swift-server/async-http-client (one HTTP stack for the AWS
+//   endpoints and IMDS). Independent of `SpotTrain`.
 // - `spottrain`: the command-line tool that joins both.
 //
 // C libraries come from the system (Debian: `libopenblas-dev`, `zlib1g-dev`) through
@@ -24,6 +25,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
     ],
     targets: [
         // MARK: - System libraries
@@ -49,7 +52,12 @@ let package = Package(
         ),
         .target(
             name: "EC2Spot",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
 
         // MARK: - Command-line tool

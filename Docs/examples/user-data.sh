@@ -26,14 +26,13 @@ SPOTTRAIN_SHA256=""            # optional: expected SHA-256 of that binary
 
 echo "spottrain user-data: starting at $(date -u +%FT%TZ)"
 
-# 1. Runtime libraries (OpenBLAS; libcurl for Foundation's networking) and spottrain.
+# 1. Runtime libraries (OpenBLAS; CA certificates for the TLS of EC2Spot's HTTP client) and spottrain.
 if command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq libopenblas0 zlib1g curl python3 e2fsprogs \
-    && { apt-get install -y -qq libcurl4 || apt-get install -y -qq libcurl4t64; }
+  apt-get install -y -qq libopenblas0 zlib1g ca-certificates curl python3 e2fsprogs
 elif command -v dnf >/dev/null; then
-  dnf install -y -q openblas zlib curl python3 e2fsprogs libcurl
+  dnf install -y -q openblas zlib ca-certificates curl python3 e2fsprogs
 fi
 if [ ! -x /usr/local/bin/spottrain ]; then
   curl -fsSL --retry 5 -o /usr/local/bin/spottrain.download "$SPOTTRAIN_URL"

@@ -96,7 +96,7 @@ print_env() {
   echo "export SPOTTRAIN_MOTO_AUTH_ENDPOINT=$(cat "$STATE_DIR/moto-auth.url")"
   echo "export SPOTTRAIN_MOTO_S3_AUTH_ENDPOINT=$(cat "$STATE_DIR/moto-s3-auth.url")"
   echo "export SPOTTRAIN_MOTO_PYTHON=$VENV/bin/python"
-  # Loopback must never go through an HTTP proxy (URLSession on Linux honours *_proxy).
+  # Loopback must never go through an HTTP proxy (the AWS transport honours *_proxy).
   echo "export no_proxy=127.0.0.1,localhost${no_proxy:+,$no_proxy}"
   echo "export NO_PROXY=127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 }

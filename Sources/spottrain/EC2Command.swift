@@ -109,7 +109,7 @@ struct EC2Options: ParsableArguments {
             let imdsRegion = try await imds.region()
             resolved = try configuration(fallbackRegion: imdsRegion)
         }
-        var client = EC2Client(configuration: resolved, transport: URLSessionTransport(),
+        var client = EC2Client(configuration: resolved, transport: AsyncHTTPClientTransport.aws(environment: environment),
                                retryPolicy: RetryPolicy(maxAttempts: maxAttempts))
         client.clockCorrection = ClockSkewCorrection(onAdjust: warnClockSkewCorrected)
         return EC2CommandContext(client: client, imds: imds, instanceIdOverride: instanceId,

@@ -39,7 +39,7 @@ final class FakeIMDS: @unchecked Sendable {
     let endpoint: URL
     private let directory: URL
     private let logHandle: FileHandle
-    private let transport = SocketHTTPTransport()
+    private let transport = AsyncHTTPClientTransport.instanceMetadata()
 
     struct StartError: Error, CustomStringConvertible {
         var description: String

@@ -4,7 +4,7 @@ import Foundation
 /// SigV4, XML responses decoded into typed values, retries with jittered backoff.
 ///
 /// Everything it touches is injected: the ``HTTPTransport`` (a scripted fake in tests,
-/// ``URLSessionTransport`` in production), the credentials provider, the region and
+/// ``AsyncHTTPClientTransport/aws(environment:maximumResponseBytes:)`` in production), the credentials provider, the region and
 /// endpoint, the ``EC2Clock`` used for signing dates, backoff and waiters, and the
 /// ``RetryPolicy``.
 ///
@@ -36,12 +36,13 @@ public struct EC2Client: Sendable {
     ///   - region: The region, for example `us-east-1`.
     ///   - endpoint: The endpoint (nil: the region's public endpoint).
     ///   - credentialsProvider: The credentials source.
-    ///   - transport: How requests travel (default: ``URLSessionTransport``).
+    ///   - transport: How requests travel (default: ``AsyncHTTPClientTransport/aws(environment:maximumResponseBytes:)``,
+    ///     which honours the standard proxy variables).
     ///   - clock: Time and sleeping (default: the system clock).
     ///   - retryPolicy: When to retry (default: ``RetryPolicy/standard``).
     ///   - requestTimeout: Timeout of each HTTP exchange.
     public init(region: String, endpoint: URL? = nil, credentialsProvider: any CredentialsProvider,
-                transport: any HTTPTransport = URLSessionTransport(), clock: EC2Clock = .system,
+                transport: any HTTPTransport = AsyncHTTPClientTransport.aws(), clock: EC2Clock = .system,
                 retryPolicy: RetryPolicy = .standard, requestTimeout: Duration = .seconds(30)) {
         precondition(!region.isEmpty, "EC2Client: region is empty")
         self.region = region
@@ -59,7 +60,7 @@ public struct EC2Client: Sendable {
     ///   - transport: How requests travel.
     ///   - clock: Time and sleeping.
     ///   - retryPolicy: When to retry.
-    public init(configuration: EC2Configuration, transport: any HTTPTransport = URLSessionTransport(),
+    public init(configuration: EC2Configuration, transport: any HTTPTransport = AsyncHTTPClientTransport.aws(),
                 clock: EC2Clock = .system, retryPolicy: RetryPolicy = .standard) {
         self.init(region: configuration.region, endpoint: configuration.endpoint,
                   credentialsProvider: configuration.credentialsProvider, transport: transport,

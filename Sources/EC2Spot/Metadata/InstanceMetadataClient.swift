@@ -7,11 +7,12 @@ import Foundation
 /// `X-aws-ec2-metadata-token`. It is fetched again shortly before its TTL runs out (judged
 /// by the injected clock) and whenever the service answers 401.
 ///
-/// **Never through a proxy.** The default transport is ``SocketHTTPTransport``, which opens a
-/// TCP socket directly to the endpoint's IP literal: it has no proxy support, never reads
-/// `http_proxy`/`HTTP_PROXY`/`NO_PROXY`, and does no DNS lookup. (`URLSession` on Linux would
-/// send link-local and loopback requests to a configured proxy.) A caller can pass another
-/// transport, for example a scripted fake, but nothing in this client adds a proxy.
+/// **Never through a proxy.** The default transport is
+/// ``AsyncHTTPClientTransport/instanceMetadata(maximumResponseBytes:connectTimeout:)``, which
+/// connects directly to the endpoint's IP literal (or `localhost`): it never reads
+/// `http_proxy`/`HTTP_PROXY`/`NO_PROXY`, does no DNS lookup, and gives up connecting after
+/// one second. A caller can pass another transport, for example a scripted fake, but nothing
+/// in this client adds a proxy.
 ///
 /// **Endpoint.** In order: the `endpoint` parameter; `AWS_EC2_METADATA_SERVICE_ENDPOINT`;
 /// with `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`, `http://[fd00:ec2::254]`; otherwise the
@@ -60,8 +61,8 @@ public actor InstanceMetadataClient {
     ///   - endpoint: The IMDS base URL (`http://host[:port]`); `nil` to take it from
     ///     `environment` or the real default.
     ///   - environment: The variables to consult (defaults to the process environment).
-    ///   - transport: How requests travel (default: a ``SocketHTTPTransport`` limited to
-    ///     1 MiB responses).
+    ///   - transport: How requests travel (default: the instance-metadata
+    ///     ``AsyncHTTPClientTransport``, no proxy, limited to 1 MiB responses).
     ///   - tokenTTLSeconds: The session token TTL to request, 1…21600 (default 21600).
     ///   - requestTimeout: The timeout of each request (default one second); must be positive.
     ///   - now: The clock that decides when the token must be refreshed, and when a notice
@@ -70,7 +71,7 @@ public actor InstanceMetadataClient {
     ///   (parameter or variable) is not an `http://` URL with a host.
     public init(endpoint: URL? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment,
-                transport: any HTTPTransport = SocketHTTPTransport(maximumBodyBytes: 1 << 20),
+                transport: any HTTPTransport = AsyncHTTPClientTransport.instanceMetadata(maximumResponseBytes: 1 << 20),
                 tokenTTLSeconds: Int = InstanceMetadataClient.maximumTokenTTLSeconds,
                 requestTimeout: Duration = .seconds(1),
                 now: @escaping @Sendable () -> Date = { Date() }) throws {

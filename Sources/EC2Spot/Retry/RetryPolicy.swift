@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Retries throttling errors (``EC2Error/throttlingCodes``; for S3, ``S3Error/isRetryable``),
 /// 5xx responses and ``TransportError``s (no response at all), never other 4xx errors nor requests the
-/// transport refused to send (``TransportError/Kind/unsupportedRequest``). The wait before retry
+/// transport refused to send (``TransportError/Kind/unsupportedRequest``), nor oversized
+/// responses (``TransportError/Kind/responseTooLarge``). The wait before retry
 /// `n` (1-based) is `random() × min(maxDelay, baseDelay × 2^(n-1))`: exponential backoff
 /// with "full jitter", so that many clients throttled at once do not retry in lockstep.
 public struct RetryPolicy: Sendable {
@@ -43,9 +44,11 @@ public struct RetryPolicy: Sendable {
     /// Whether `error` is worth another attempt.
     /// - Parameter error: The error the last attempt threw.
     /// - Returns: True for throttling, 5xx and transport failures other than
-    ///   ``TransportError/Kind/unsupportedRequest``.
+    ///   ``TransportError/Kind/unsupportedRequest`` and ``TransportError/Kind/responseTooLarge``.
     public func isRetryable(_ error: any Error) -> Bool {
-        if let error = error as? TransportError { return error.kind != .unsupportedRequest }
+        if let error = error as? TransportError {
+            return error.kind != .unsupportedRequest && error.kind != .responseTooLarge
+        }
         if let error = error as? S3Error { return error.isRetryable }
         if let error = error as? EC2Error {
             if error.isThrottling { return true }

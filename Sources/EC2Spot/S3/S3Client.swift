@@ -51,7 +51,7 @@ public struct S3Client: Sendable {
     ///   - requestTimeout: Timeout of each HTTP exchange.
     ///   - multipart: Threshold, part size and parallelism of multipart uploads.
     public init(region: String, endpoint: URL? = nil, addressing: S3AddressingStyle? = nil,
-                credentialsProvider: any CredentialsProvider, transport: any HTTPTransport = URLSessionTransport(),
+                credentialsProvider: any CredentialsProvider, transport: any HTTPTransport = AsyncHTTPClientTransport.aws(),
                 clock: EC2Clock = .system, retryPolicy: RetryPolicy = .standard,
                 requestTimeout: Duration = .seconds(120), multipart: S3MultipartConfiguration = .standard) {
         precondition(!region.isEmpty, "S3Client: region is empty")

@@ -11,7 +11,8 @@ public struct HTTPRequest: Sendable, Equatable {
     public var headers: [String: String]
     /// The body (empty for none).
     public var body: Data
-    /// How long to wait for the whole exchange.
+    /// How long the whole exchange may take: connecting, sending, the response head and the
+    /// whole response body (a deadline, not an idle timeout).
     public var timeout: Duration
 
     /// Creates a request.
@@ -81,8 +82,13 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
         case timedOut
         /// The connection could not be made or was dropped.
         case connectionFailed
-        /// The peer sent something that is not valid HTTP.
+        /// The peer sent something that is not valid HTTP, or a body cut short.
         case invalidResponse
+        /// The response body is larger than the transport accepts (declared by
+        /// `Content-Length` or counted while streaming); the exchange was aborted without
+        /// reading the rest. Asking again would get the same answer: ``RetryPolicy`` never
+        /// retries it.
+        case responseTooLarge
         /// The request cannot be sent by this transport at all (an unsupported scheme, a host
         /// name where only address literals are allowed, an invalid method or header), so
         /// nothing was sent. Sending it again cannot help: ``RetryPolicy`` never retries it.

@@ -24,7 +24,7 @@ struct MotoAuthIntegrationTests {
                                   body: Data(body.utf8))
         let signer = SigV4Signer(credentials: AWSCredentials(accessKeyId: "AKIDBOOTSTRAP", secretAccessKey: "bootstrap"),
                                  region: "us-east-1", service: "iam")
-        let response = try await URLSessionTransport().send(signer.sign(request, date: Date()))
+        let response = try await AsyncHTTPClientTransport.aws().send(signer.sign(request, date: Date()))
         let text = String(decoding: response.body, as: UTF8.self)
         guard response.status == 200 else { throw MotoTestError("IAM \(parameters.first?.1 ?? "?") failed: \(text)") }
         return text
@@ -41,7 +41,7 @@ struct MotoAuthIntegrationTests {
         var request = HTTPRequest(method: "POST", url: endpoint.appendingPathComponent("moto-api/reset-auth"),
                                   body: Data(count.utf8))
         request.headers["content-type"] = "text/plain"
-        let response = try await URLSessionTransport().send(request)
+        let response = try await AsyncHTTPClientTransport.aws().send(request)
         guard response.status == 200 else { throw MotoTestError("reset-auth \(count) failed: \(response.status)") }
     }
 

@@ -26,7 +26,7 @@ enum Moto {
                                                                                      secretAccessKey: "testing"),
                        retry: RetryPolicy = .standard) -> EC2Client {
         EC2Client(region: region, endpoint: endpoint, credentialsProvider: StaticCredentialsProvider(credentials),
-                  transport: URLSessionTransport(), retryPolicy: retry, requestTimeout: .seconds(30))
+                  transport: AsyncHTTPClientTransport.aws(), retryPolicy: retry, requestTimeout: .seconds(30))
     }
 
     /// Launches one spot instance in `zone` and returns its id.

@@ -25,7 +25,7 @@ struct MotoS3IntegrationTests {
 
     func client(_ credentials: AWSCredentials, retry: RetryPolicy = .none) -> S3Client {
         S3Client(region: "us-east-1", endpoint: endpoint, credentialsProvider: StaticCredentialsProvider(credentials),
-                 transport: URLSessionTransport(), retryPolicy: retry, requestTimeout: .seconds(60),
+                 transport: AsyncHTTPClientTransport.aws(), retryPolicy: retry, requestTimeout: .seconds(60),
                  multipart: S3MultipartConfiguration(threshold: S3MultipartConfiguration.minimumPartSize,
                                                      partSize: S3MultipartConfiguration.minimumPartSize,
                                                      concurrency: 2))
@@ -130,7 +130,7 @@ enum MotoS3 {
                                   body: Data(body.utf8))
         let signer = SigV4Signer(credentials: AWSCredentials(accessKeyId: "AKIDBOOTSTRAP", secretAccessKey: "bootstrap"),
                                  region: "us-east-1", service: "iam")
-        let response = try await URLSessionTransport().send(signer.sign(request, date: Date()))
+        let response = try await AsyncHTTPClientTransport.aws().send(signer.sign(request, date: Date()))
         let text = String(decoding: response.body, as: UTF8.self)
         guard response.status == 200 else { throw MotoTestError("IAM \(parameters.first?.1 ?? "?") failed: HTTP \(response.status)") }
         return text
@@ -160,7 +160,7 @@ enum MotoS3 {
         var request = HTTPRequest(method: "POST", url: endpoint.appendingPathComponent("moto-api/reset-auth"),
                                   body: Data(count.utf8))
         request.headers["content-type"] = "text/plain"
-        let response = try await URLSessionTransport().send(request)
+        let response = try await AsyncHTTPClientTransport.aws().send(request)
         guard response.status == 200 else { throw MotoTestError("reset-auth \(count) failed: \(response.status)") }
     }
 }

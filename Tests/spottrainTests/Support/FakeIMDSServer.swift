@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// `Scripts/fake_imds.py` on 127.0.0.1 at a free port, with its control API spoken over a
-/// plain socket (no proxy can intervene, unlike URLSession). The server is killed when this
+/// plain socket (no proxy can intervene). The server is killed when this
 /// object is released, and exits by itself with the test process.
 final class FakeIMDSServer: @unchecked Sendable {
     /// Whether `python3` is on PATH (or in /usr/bin, /usr/local/bin).

@@ -15,10 +15,19 @@ final class ScriptedHTTPServer: @unchecked Sendable {
         case respond([UInt8])
         /// Reads the request, writes these pieces with a pause between them, closes.
         case respondInPieces([[UInt8]], pauseMilliseconds: Int)
+        /// For each of these responses in turn: reads a request, writes the response; then
+        /// closes (a proxy that answers `CONNECT` and then the tunnelled request, say).
+        case conversation([[UInt8]])
         /// Reads the request and then says nothing until the server stops.
         case neverRespond
         /// Listens but never accepts (so the accept queue fills up).
         case neverAccept
+        /// Reads the request, writes `head`, then writes `chunk` up to `count` times (stopping
+        /// as soon as the client hangs up), closes. ``bytesSent`` counts what was written.
+        case stream(head: [UInt8], chunk: [UInt8], count: Int)
+        /// Reads the request, writes `head`, then one space every `intervalMilliseconds`
+        /// until the client hangs up or the server stops.
+        case trickle(head: [UInt8], intervalMilliseconds: Int)
     }
 
     let port: UInt16
@@ -27,6 +36,8 @@ final class ScriptedHTTPServer: @unchecked Sendable {
     private let lock = NSLock()
     private var stopped = false
     private var requests: [String] = []
+    private var sentBytes = 0
+    private var hangUps = 0
     private var thread: Thread?
 
     /// Whether `::1` can be bound on this machine.
@@ -99,6 +110,20 @@ final class ScriptedHTTPServer: @unchecked Sendable {
         return requests
     }
 
+    /// The bytes written to clients so far by `.stream` and `.trickle`.
+    var bytesSent: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return sentBytes
+    }
+
+    /// How many `.stream` and `.trickle` connections ended because the client hung up.
+    var clientHangUps: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return hangUps
+    }
+
     private var isStopped: Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -156,32 +181,8 @@ final class ScriptedHTTPServer: @unchecked Sendable {
 
     private func serve(_ client: Int32) {
         defer { close(client) }
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        // Read the head, then the Content-Length body.
-        var headEnd: Int?
-        var bodyLength = 0
-        while true {
-            if let end = headEnd, received.count >= end + bodyLength { break }
-            var entry = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
-            if poll(&entry, 1, 10) <= 0 {
-                if isStopped { return }
-                continue
-            }
-            let count = recv(client, &chunk, chunk.count, 0)
-            if count <= 0 { break }
-            received.append(contentsOf: chunk[0..<count])
-            if headEnd == nil, let range = findHeadEnd(received) {
-                headEnd = range
-                let head = String(decoding: received[0..<range], as: UTF8.self).lowercased()
-                for line in head.split(separator: "\r\n") where line.hasPrefix("content-length:") {
-                    bodyLength = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
-                }
-            }
-        }
-        lock.lock()
-        requests.append(String(decoding: received, as: UTF8.self))
-        lock.unlock()
+        var pending: [UInt8] = []
+        guard readRequest(client, pending: &pending) else { return }
         switch behavior {
         case .respond(let bytes):
             sendAll(client, bytes)
@@ -190,21 +191,78 @@ final class ScriptedHTTPServer: @unchecked Sendable {
                 sendAll(client, piece)
                 usleep(UInt32(pause * 1000))
             }
+        case .conversation(let replies):
+            for (index, reply) in replies.enumerated() {
+                if index > 0, !readRequest(client, pending: &pending) { return }
+                guard sendAll(client, reply) else { return }
+            }
         case .neverRespond:
             while !isStopped { usleep(5000) }
         case .neverAccept:
             break
+        case .stream(let head, let chunk, let count):
+            guard sendAll(client, head) else { return noteHangUp() }
+            for _ in 0..<count {
+                guard !isStopped, sendAll(client, chunk) else { return noteHangUp() }
+                lock.withLock { sentBytes += chunk.count }
+            }
+        case .trickle(let head, let interval):
+            guard sendAll(client, head) else { return noteHangUp() }
+            while !isStopped {
+                guard sendAll(client, [0x20]) else { return noteHangUp() }
+                lock.withLock { sentBytes += 1 }
+                usleep(UInt32(interval * 1000))
+            }
         }
         shutdown(client, Int32(SHUT_WR))
     }
 
-    private func sendAll(_ fd: Int32, _ bytes: [UInt8]) {
+    /// Reads one request (head plus `Content-Length` body) from `pending` and the socket and
+    /// records it; bytes after it stay in `pending`. False when the server stops first.
+    private func readRequest(_ client: Int32, pending: inout [UInt8]) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        var headEnd: Int?
+        var bodyLength = 0
+        while true {
+            if headEnd == nil, let range = findHeadEnd(pending) {
+                headEnd = range
+                let head = String(decoding: pending[0..<range], as: UTF8.self).lowercased()
+                for line in head.split(separator: "\r\n") where line.hasPrefix("content-length:") {
+                    bodyLength = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+                }
+            }
+            if let end = headEnd, pending.count >= end + bodyLength { break }
+            var entry = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
+            if poll(&entry, 1, 10) <= 0 {
+                if isStopped { return false }
+                continue
+            }
+            let count = recv(client, &chunk, chunk.count, 0)
+            if count <= 0 { break }
+            pending.append(contentsOf: chunk[0..<count])
+        }
+        let length = headEnd.map { min(pending.count, $0 + bodyLength) } ?? pending.count
+        lock.lock()
+        requests.append(String(decoding: pending[0..<length], as: UTF8.self))
+        lock.unlock()
+        pending.removeFirst(length)
+        return true
+    }
+
+    private func noteHangUp() {
+        lock.withLock { hangUps += 1 }
+    }
+
+    /// Writes all of `bytes`; false when the peer has gone away.
+    @discardableResult
+    private func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
-            if sent <= 0 { return }
+            if sent <= 0 { return false }
             offset += sent
         }
+        return true
     }
 
     private func findHeadEnd(_ bytes: [UInt8]) -> Int? {
