@@ -63,6 +63,15 @@ public struct ProcessCredentialsProvider: CredentialsProvider {
         return try await cache.credentials { try await provider.run(command) }
     }
 
+    /// Splits a `credential_process` line into words the way the AWS CLI does (Python's
+    /// `shlex.split`, POSIX mode: quotes and backslashes, no comments, no expansion).
+    /// - Parameter command: The command line.
+    /// - Returns: The program followed by its arguments.
+    /// - Throws: ``CredentialsError`` for an unclosed quote or a trailing backslash.
+    public static func splitCommand(_ command: String) throws -> [String] {
+        try CredentialProcess.split(command)
+    }
+
     private func run(_ command: String) async throws -> AWSCredentials {
         let arguments = try CredentialProcess.split(command)
         guard let program = arguments.first else {
