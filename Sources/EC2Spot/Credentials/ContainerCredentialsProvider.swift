@@ -108,7 +108,9 @@ public struct ContainerCredentialsProvider: CredentialsProvider {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw CredentialsError(provider: name, message: "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(path)")
             }
+            // A file written by `echo` ends with a newline: that one is not part of the token.
             token = String(decoding: data.prefix(Self.maximumResponseSize), as: UTF8.self)
+                .trimmingCharacters(in: .newlines)
         } else if let value = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"] {
             token = value
         }

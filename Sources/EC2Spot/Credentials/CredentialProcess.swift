@@ -5,6 +5,15 @@ import Darwin
 #endif
 import Foundation
 
+/// Sends SIGKILL to `pid` (a command that ignored SIGTERM).
+private func forceKill(_ pid: Int32) {
+    #if canImport(Glibc)
+    _ = Glibc.kill(pid, SIGKILL)
+    #elseif canImport(Darwin)
+    _ = Darwin.kill(pid, SIGKILL)
+    #endif
+}
+
 /// Runs a `credential_process` command: split like a POSIX shell line (the AWS CLI uses
 /// Python's `shlex.split`, no shell), started without a shell, its standard output capped and
 /// its run time bounded.
@@ -132,7 +141,7 @@ enum CredentialProcess {
         }
         run.drain(stdout.fileHandleForReading, isOutput: true)
         run.drain(stderr.fileHandleForReading, isOutput: false)
-        let outcome: Run.Outcome = try await withTaskCancellationHandler {
+        let outcome: Run.Outcome = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 run.wait(continuation, timeout: timeout)
             }
@@ -227,8 +236,8 @@ enum CredentialProcess {
             let pid = process.processIdentifier
             guard pid > 0, process.isRunning else { return }
             process.terminate()
-            DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [process] in
-                if process.isRunning { _ = Foundation.kill(pid, SIGKILL) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in
+                if process.isRunning { forceKill(pid) }
             }
         }
 
