@@ -13,17 +13,18 @@ import Testing
         let ec2Port = Fixtures.closedLoopbackPort()
         var globalPort = Fixtures.closedLoopbackPort()
         while globalPort == ec2Port { globalPort = Fixtures.closedLoopbackPort() }
+        // The transport's message names the port it could not reach.
         let variables = ["AWS_ENDPOINT_URL_EC2": "http://127.0.0.1:\(ec2Port)",
                          "AWS_ENDPOINT_URL": "http://127.0.0.1:\(globalPort)"]
         let specific = try await describe([], environment: variables)
         #expect(specific.status == 1, "\(specific.stderr)")
-        #expect(specific.stderr.contains("127.0.0.1:\(ec2Port)"), "\(specific.stderr)")
+        #expect(specific.stderr.contains("\(ec2Port)") && !specific.stderr.contains("\(globalPort)"), "\(specific.stderr)")
         let global = try await describe([], environment: ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(globalPort)"])
-        #expect(global.stderr.contains("127.0.0.1:\(globalPort)"), "\(global.stderr)")
+        #expect(global.stderr.contains("\(globalPort)"), "\(global.stderr)")
         var flagPort = Fixtures.closedLoopbackPort()
         while flagPort == ec2Port || flagPort == globalPort { flagPort = Fixtures.closedLoopbackPort() }
         let flag = try await describe(["--endpoint", "http://127.0.0.1:\(flagPort)"], environment: variables)
-        #expect(flag.stderr.contains("127.0.0.1:\(flagPort)"), "\(flag.stderr)")
+        #expect(flag.stderr.contains("\(flagPort)") && !flag.stderr.contains("\(ec2Port)"), "\(flag.stderr)")
         let bad = try await describe([], environment: ["AWS_ENDPOINT_URL_EC2": "ftp://nowhere"])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("AWS_ENDPOINT_URL_EC2"), "\(bad.stderr)")
