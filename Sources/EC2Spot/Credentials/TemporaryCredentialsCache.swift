@@ -4,13 +4,16 @@ import Foundation
 /// mechanism every provider of temporary credentials shares (assume-role, web identity,
 /// container, `credential_process` with an `Expiration`).
 ///
-/// Concurrent callers share one fetch. Credentials without an expiration are kept for good
-/// (long-term keys from a `credential_process` that names no `Expiration`). When a refresh
-/// fails while the cached credentials have not yet expired, the cached ones are returned,
-/// so a short outage of the source does not fail a request.
+/// Concurrent callers share one fetch. Credentials without an expiration are kept for
+/// ``lifetimeWithoutExpiration`` (for good by default: long-term keys from a
+/// `credential_process` that names no `Expiration`). When a refresh fails, or finds the source
+/// gone, while the cached credentials have not yet expired, the cached ones are returned, so a
+/// short outage of the source does not fail a request.
 public actor TemporaryCredentialsCache {
     /// How long before expiration cached credentials are replaced.
     public nonisolated let refreshMargin: Duration
+    /// How long credentials without an expiration are kept (nil: for good).
+    public nonisolated let lifetimeWithoutExpiration: Duration?
 
     private let now: @Sendable () -> Date
     private var cached: AWSCredentials?
@@ -22,10 +25,18 @@ public actor TemporaryCredentialsCache {
     /// - Parameters:
     ///   - refreshMargin: Replace credentials this long before they expire (default five
     ///     minutes); must not be negative.
+    ///   - lifetimeWithoutExpiration: How long to keep credentials that have no expiration
+    ///     (nil, the default: for good); must be positive.
     ///   - now: The clock that decides when to refresh.
-    public init(refreshMargin: Duration = .seconds(300), now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(refreshMargin: Duration = .seconds(300), lifetimeWithoutExpiration: Duration? = nil,
+                now: @escaping @Sendable () -> Date = { Date() }) {
         precondition(refreshMargin >= .zero, "refreshMargin must not be negative, got \(refreshMargin)")
+        if let lifetimeWithoutExpiration {
+            precondition(lifetimeWithoutExpiration > .zero,
+                         "lifetimeWithoutExpiration must be positive, got \(lifetimeWithoutExpiration)")
+        }
         self.refreshMargin = refreshMargin
+        self.lifetimeWithoutExpiration = lifetimeWithoutExpiration
         self.now = now
     }
 
@@ -34,7 +45,7 @@ public actor TemporaryCredentialsCache {
 
     /// The cached credentials while they are fresh, else the result of `fetch`.
     /// - Parameter fetch: Obtains new credentials (nil: the source is not configured).
-    /// - Returns: Credentials, or nil when `fetch` returned nil.
+    /// - Returns: Credentials, or nil when `fetch` returned nil and nothing unexpired is cached.
     /// - Throws: What `fetch` threw, when no unexpired cached credentials remain.
     public func credentials(fetch: @escaping @Sendable () async throws -> AWSCredentials?) async throws -> AWSCredentials? {
         if let cached, now() < refreshAfter { return cached }
@@ -50,6 +61,7 @@ public actor TemporaryCredentialsCache {
             throw error
         }
         guard let fresh else {
+            if let cached, let expiration = cached.expiration, now() < expiration { return cached }
             cached = nil
             refreshAfter = .distantPast
             return nil
@@ -57,12 +69,17 @@ public actor TemporaryCredentialsCache {
         fetches += 1
         cached = fresh
         if let expiration = fresh.expiration {
-            let margin = refreshMargin.components
-            let seconds = TimeInterval(margin.seconds) + TimeInterval(margin.attoseconds) / 1e18
-            refreshAfter = expiration.addingTimeInterval(-seconds)
+            refreshAfter = expiration.addingTimeInterval(-Self.seconds(refreshMargin))
+        } else if let lifetimeWithoutExpiration {
+            refreshAfter = now().addingTimeInterval(Self.seconds(lifetimeWithoutExpiration))
         } else {
             refreshAfter = .distantFuture
         }
         return fresh
+    }
+
+    private static func seconds(_ duration: Duration) -> TimeInterval {
+        let components = duration.components
+        return TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
     }
 }
