@@ -210,4 +210,21 @@ import Testing
             #expect(error?.message.contains(expected) == true, "\(profile): \(String(describing: error))")
         }
     }
+
+    @Test func environmentKeysReadTheOlderTokenNameAndTheExpiration() async throws {
+        let credentials = try EnvironmentCredentialsProvider(environment: [
+            "AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SECURITY_TOKEN": "OLD-NAME",
+            "AWS_SESSION_TOKEN": "NEW-NAME", "AWS_CREDENTIAL_EXPIRATION": "2027-01-15T08:00:00Z",
+        ]).resolve()
+        #expect(credentials?.sessionToken == "OLD-NAME")
+        #expect(credentials?.expiration == IMDSDateForTests.parse("2027-01-15T08:00:00Z"))
+        let error = #expect(throws: CredentialsError.self) {
+            try EnvironmentCredentialsProvider(environment: ["AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "s",
+                                                            "AWS_CREDENTIAL_EXPIRATION": "tomorrow"]).resolve()
+        }
+        #expect(error?.message.contains("AWS_CREDENTIAL_EXPIRATION") == true)
+        let scratch = try CredentialsScratch()
+        let files = try scratch.files(credentials: "[default]\naws_access_key_id = A\naws_secret_access_key = s\naws_security_token = PROFILE-OLD\n")
+        #expect(try ProfileCredentialsProvider(files: files).resolve()?.sessionToken == "PROFILE-OLD")
+    }
 }
