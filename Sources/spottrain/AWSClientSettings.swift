@@ -23,11 +23,17 @@ struct AWSClientSettings {
     ///   - imds: The metadata client, asked for the region only when nothing else names one,
     ///     and the source of the instance role.
     ///   - transport: How requests travel.
-    /// - Throws: ``CredentialsError`` (unreadable shared files), ``IMDSError`` (no region anywhere
-    ///   and IMDS unusable).
+    /// - Throws: ``EC2ConfigurationError`` for a named profile (other than `default`) that neither
+    ///   shared file defines, as the AWS CLI refuses it; ``CredentialsError`` (unreadable shared
+    ///   files), ``IMDSError`` (no region anywhere and IMDS unusable).
     static func resolve(variables: [String: String], profile: String?, region: String?,
                         imds: InstanceMetadataClient, transport: any HTTPTransport) async throws -> AWSClientSettings {
         let environment = AWSEnvironment(variables: variables, profile: profile)
+        if environment.profile != "default", try !environment.files.profileExists(environment.profile) {
+            throw EC2ConfigurationError(message: "the config profile '\(environment.profile)' could not be found in "
+                + (environment.files.configPath ?? "no config file") + " or "
+                + (environment.files.credentialsPath ?? "no credentials file"))
+        }
         let resolvedRegion: String
         if let configured = try environment.region(explicit: region) {
             resolvedRegion = configured

@@ -46,4 +46,13 @@ import Testing
         #expect(result.stderr.contains("aws configure export-credentials --profile dev"))
         #expect(!result.stderr.contains("no AWS credentials"))
     }
+
+    @Test func aProfileThatNoFileDefinesIsRefusedByName() async throws {
+        let port = Fixtures.closedLoopbackPort()
+        let result = try await describe(["--profile", "typo", "--endpoint", "http://127.0.0.1:\(port)"], environment: [:])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("profile 'typo' could not be found"), "\(result.stderr)")
+        let variable = try await describe(["--endpoint", "http://127.0.0.1:\(port)"], environment: ["AWS_PROFILE": "typo"])
+        #expect(variable.stderr.contains("profile 'typo' could not be found"), "\(variable.stderr)")
+    }
 }
