@@ -13,9 +13,12 @@ struct EC2Command: AsyncParsableCommand {
 
         Off an instance, pass --region (or AWS_REGION), --instance-id and --availability-zone; on an \
         instance they come from the instance-metadata service (IMDSv2), whose endpoint is \
-        --imds-endpoint, else AWS_EC2_METADATA_SERVICE_ENDPOINT, else the real one. Credentials: \
-        AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN], the shared files (--profile or \
-        AWS_PROFILE), then the instance's IAM role.
+        --imds-endpoint, else AWS_EC2_METADATA_SERVICE_ENDPOINT, else the real one. Credentials, in the \
+        AWS CLI's order: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] (not with --profile), \
+        the profile's role_arn (assume-role), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), the shared \
+        credentials file, credential_process, the config file, the container endpoint \
+        (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI), then the instance's IAM role. SSO profiles are not \
+        supported: export their credentials (aws configure export-credentials).
         """,
         subcommands: [
             EC2EnsureVolumeCommand.self,
@@ -56,10 +59,10 @@ struct EC2Options: ParsableArguments {
     @Option(help: "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else IMDS).")
     var region: String?
 
-    @Option(help: "EC2 endpoint URL (default: AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL, else the region's).")
+    @Option(help: "EC2 endpoint URL (default: AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL, the profile's endpoint_url, else the region's).")
     var endpoint: String?
 
-    @Option(help: "Shared-config profile (default: AWS_PROFILE, else 'default').")
+    @Option(help: "Shared-config profile (default: AWS_PROFILE, else 'default'); like the AWS CLI's, it makes the environment's keys ignored.")
     var profile: String?
 
     @Option(name: .customLong("instance-id"), help: "This instance's id (default: from IMDS).")
@@ -89,27 +92,13 @@ struct EC2Options: ParsableArguments {
     /// Resolves region, endpoint and credentials, and builds the clients.
     /// - Throws: ``EC2ConfigurationError``, ``IMDSError``, ``CredentialsError``.
     func makeContext() async throws -> EC2CommandContext {
-        var environment = ProcessInfo.processInfo.environment
-        if let profile { environment["AWS_PROFILE"] = profile }
-        let imds = try metadata.makeClient(environment: environment)
-        let roleCredentials = InstanceRoleCredentialsProvider(client: imds)
-        let explicitEndpoint = endpoint.flatMap(URL.init(string:))
-        func configuration(fallbackRegion: String?) throws -> EC2Configuration {
-            try EC2Configuration.fromEnvironment(environment, region: region, endpoint: explicitEndpoint,
-                                                 fallbackRegion: fallbackRegion,
-                                                 additionalCredentialsProviders: [roleCredentials])
-        }
-        let resolved: EC2Configuration
-        do {
-            resolved = try configuration(fallbackRegion: nil)
-        } catch let error as EC2ConfigurationError {
-            // Only a missing region is worth asking IMDS about: if a placeholder region makes
-            // the configuration valid, the region was the problem; otherwise rethrow.
-            guard (try? configuration(fallbackRegion: "placeholder-region")) != nil else { throw error }
-            let imdsRegion = try await imds.region()
-            resolved = try configuration(fallbackRegion: imdsRegion)
-        }
-        var client = EC2Client(configuration: resolved, transport: AsyncHTTPClientTransport.aws(environment: environment),
+        let variables = ProcessInfo.processInfo.environment
+        let imds = try metadata.makeClient(environment: variables)
+        let transport = AsyncHTTPClientTransport.aws(environment: variables)
+        let settings = try await AWSClientSettings.resolve(variables: variables, profile: profile, region: region,
+                                                          imds: imds, transport: transport)
+        let resolved = try settings.ec2Configuration(endpoint: endpoint.flatMap(URL.init(string:)))
+        var client = EC2Client(configuration: resolved, transport: transport,
                                retryPolicy: RetryPolicy(maxAttempts: maxAttempts))
         client.clockCorrection = ClockSkewCorrection(onAdjust: warnClockSkewCorrected)
         return EC2CommandContext(client: client, imds: imds, instanceIdOverride: instanceId,

@@ -53,9 +53,9 @@ public struct StaticCredentialsProvider: CredentialsProvider {
 
 /// Asks its providers in order and returns the first credentials found.
 ///
-/// The default order (``standard(environment:files:additional:)``) is the AWS CLI's:
-/// environment, shared credentials/config files, then any extra providers such as the
-/// instance role from IMDS.
+/// The default order (``standard(options:)``) is the AWS CLI's: environment, assume-role,
+/// web identity, SSO (refused), shared credentials file, `credential_process`, config file,
+/// container endpoint, instance role.
 public struct CredentialsProviderChain: CredentialsProvider {
     /// `"chain"`.
     public var name: String { "chain" }
@@ -68,8 +68,8 @@ public struct CredentialsProviderChain: CredentialsProvider {
         self.providers = providers
     }
 
-    /// The standard chain: ``EnvironmentCredentialsProvider``, ``ProfileCredentialsProvider``,
-    /// then `additional` (for example an instance-role provider).
+    /// The AWS CLI's default chain (see ``standard(options:)``) over the process's HTTP
+    /// transport, followed by `additional` (for example an instance-role provider).
     /// - Parameters:
     ///   - environment: The environment variables to read.
     ///   - files: The shared credentials and config files.
@@ -78,11 +78,9 @@ public struct CredentialsProviderChain: CredentialsProvider {
     public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment,
                                 files: SharedConfigFiles? = nil,
                                 additional: [any CredentialsProvider] = []) -> CredentialsProviderChain {
-        let files = files ?? SharedConfigFiles(environment: environment)
-        return CredentialsProviderChain([
-            EnvironmentCredentialsProvider(environment: environment),
-            ProfileCredentialsProvider(files: files, profile: SharedConfigFiles.profileName(environment: environment)),
-        ] + additional)
+        let options = CredentialsChainOptions(environment: AWSEnvironment(variables: environment, files: files),
+                                              transport: AsyncHTTPClientTransport.aws(environment: environment))
+        return CredentialsProviderChain(standard(options: options).providers + additional)
     }
 
     /// Returns a new chain with `provider` asked last.

@@ -26,11 +26,7 @@ public actor InstanceRoleCredentialsProvider: CredentialsProvider {
     /// How long credentials without an expiration are cached.
     public nonisolated let lifetimeWithoutExpiration: Duration
 
-    private let now: @Sendable () -> Date
-    private var cached: AWSCredentials?
-    private var refreshAfter: Date = .distantPast
-    private var pending: Task<AWSCredentials?, any Error>?
-    private var fetches = 0
+    private let cache: TemporaryCredentialsCache
 
     /// Creates a provider.
     /// - Parameters:
@@ -49,56 +45,34 @@ public actor InstanceRoleCredentialsProvider: CredentialsProvider {
         self.client = client
         self.refreshMargin = refreshMargin
         self.lifetimeWithoutExpiration = lifetimeWithoutExpiration
-        self.now = now
+        cache = TemporaryCredentialsCache(refreshMargin: refreshMargin,
+                                          lifetimeWithoutExpiration: lifetimeWithoutExpiration, now: now)
     }
 
     /// How many times credentials were read from IMDS (for diagnostics and tests).
-    public var fetchCount: Int { fetches }
+    public var fetchCount: Int {
+        get async { await cache.fetchCount }
+    }
 
     /// The role's credentials, from the cache while they are fresh, else from IMDS.
     /// - Returns: The credentials, or `nil` when there is no usable IMDS or no role.
     /// - Throws: ``CredentialsError`` when IMDS answers with something unusable and no
     ///   unexpired cached credentials remain; `CancellationError`.
     public func credentials() async throws -> AWSCredentials? {
-        let moment = now()
-        if let cached, moment < refreshAfter { return cached }
-        if let pending { return try await pending.value }
-        let task = Task { try await self.fetch() }
-        pending = task
-        defer { pending = nil }
-        do {
-            return try await task.value
-        } catch let error as CredentialsError {
-            // Keep using credentials that have not expired yet; IMDS may recover.
-            if let cached, let expiration = cached.expiration, now() < expiration { return cached }
-            throw error
-        }
-    }
-
-    private func fetch() async throws -> AWSCredentials? {
-        let role: InstanceRoleCredentials
-        do {
-            role = try await client.instanceRoleCredentials()
-        } catch let error as IMDSError {
-            if Self.meansNoInstanceRole(error) {
-                if let cached, let expiration = cached.expiration, now() < expiration { return cached }
-                cached = nil
-                return nil
+        let client = client
+        let name = name
+        return try await cache.credentials {
+            let role: InstanceRoleCredentials
+            do {
+                role = try await client.instanceRoleCredentials()
+            } catch let error as IMDSError {
+                // "No role here" ends the chain cleanly; a broken IMDS is an error.
+                if Self.meansNoInstanceRole(error) { return nil }
+                throw CredentialsError(provider: name, message: error.description)
             }
-            throw CredentialsError(provider: name, message: error.description)
+            return AWSCredentials(accessKeyId: role.accessKeyId, secretAccessKey: role.secretAccessKey,
+                                  sessionToken: role.sessionToken, expiration: role.expiration)
         }
-        fetches += 1
-        let credentials = AWSCredentials(accessKeyId: role.accessKeyId, secretAccessKey: role.secretAccessKey,
-                                         sessionToken: role.sessionToken, expiration: role.expiration)
-        SecretRedactor.register(credentials)
-        let fetchedAt = now()
-        if let expiration = role.expiration {
-            refreshAfter = expiration.addingTimeInterval(-Self.seconds(refreshMargin))
-        } else {
-            refreshAfter = fetchedAt.addingTimeInterval(Self.seconds(lifetimeWithoutExpiration))
-        }
-        cached = credentials
-        return credentials
     }
 
     /// Whether `error` says "there is no instance role here" rather than "IMDS is broken".
@@ -112,10 +86,5 @@ public actor InstanceRoleCredentialsProvider: CredentialsProvider {
         case .invalidEndpoint, .unauthorized, .unexpectedStatus, .invalidResponse:
             return false
         }
-    }
-
-    private static func seconds(_ duration: Duration) -> TimeInterval {
-        let components = duration.components
-        return TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Credentials from a profile in the shared credentials/config files
-/// (`aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`).
+/// (`aws_access_key_id`, `aws_secret_access_key`, and `aws_security_token` or
+/// `aws_session_token`, in the AWS CLI's order).
 public struct ProfileCredentialsProvider: CredentialsProvider {
     /// `"profile <name>"`.
     public var name: String { "profile \(profile)" }
@@ -37,7 +38,8 @@ public struct ProfileCredentialsProvider: CredentialsProvider {
             throw CredentialsError(provider: name, message: "aws_access_key_id is set but aws_secret_access_key is not")
         }
         let credentials = AWSCredentials(accessKeyId: keyId, secretAccessKey: secret,
-                                         sessionToken: settings["aws_session_token"])
+                              sessionToken: settings["aws_security_token"].flatMap { $0.isEmpty ? nil : $0 }
+                                  ?? settings["aws_session_token"])
         SecretRedactor.register(credentials)
         return credentials
     }

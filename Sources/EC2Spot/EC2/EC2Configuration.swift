@@ -35,8 +35,9 @@ public struct EC2Configuration: Sendable {
     /// - Region: `region`, else `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the profile's
     ///   `region` in the config file, else `fallbackRegion` (for example the instance's region
     ///   from IMDS).
-    /// - Endpoint: `endpoint`, else `AWS_ENDPOINT_URL_EC2`, else `AWS_ENDPOINT_URL`, else the
-    ///   profile's `endpoint_url`, else ``defaultEndpoint(region:)``.
+    /// - Endpoint: `endpoint`, else `AWS_ENDPOINT_URL_EC2`, else the `ec2` entry of the
+    ///   profile's `services` section, else `AWS_ENDPOINT_URL`, else the profile's
+    ///   `endpoint_url`, else ``defaultEndpoint(region:)`` (see ``AWSEnvironment``).
     /// - Credentials: ``CredentialsProviderChain/standard(environment:files:additional:)``
     ///   with `additionalCredentialsProviders` (for example an instance-role provider) last.
     /// - Parameters:
@@ -57,43 +58,12 @@ public struct EC2Configuration: Sendable {
         fallbackRegion: String? = nil,
         additionalCredentialsProviders: [any CredentialsProvider] = []
     ) throws -> EC2Configuration {
-        let files = files ?? SharedConfigFiles(environment: environment)
-        let profile = SharedConfigFiles.profileName(environment: environment)
-        let settings = try files.settings(profile: profile)
-        func nonEmpty(_ value: String?) -> String? {
-            guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-            return value
-        }
-        guard let resolvedRegion = nonEmpty(region) ?? nonEmpty(environment["AWS_REGION"])
-                ?? nonEmpty(environment["AWS_DEFAULT_REGION"]) ?? nonEmpty(settings["region"])
-                ?? nonEmpty(fallbackRegion) else {
-            throw EC2ConfigurationError(message: "no AWS region: set AWS_REGION, AWS_DEFAULT_REGION, "
-                + "the region of profile '\(profile)' in the config file, or pass a region")
-        }
-        var resolvedEndpoint = endpoint
-        if resolvedEndpoint == nil {
-            for (source, value) in [("AWS_ENDPOINT_URL_EC2", environment["AWS_ENDPOINT_URL_EC2"]),
-                                    ("AWS_ENDPOINT_URL", environment["AWS_ENDPOINT_URL"]),
-                                    ("endpoint_url in profile '\(profile)'", settings["endpoint_url"])] {
-                if let text = nonEmpty(value) {
-                    resolvedEndpoint = try parseEndpoint(text, source: source)
-                    break
-                }
-            }
-        } else if let explicit = resolvedEndpoint {
-            resolvedEndpoint = try parseEndpoint(explicit.absoluteString, source: "endpoint parameter")
-        }
-        let chain = CredentialsProviderChain.standard(environment: environment, files: files,
+        let settings = AWSEnvironment(variables: environment, files: files)
+        let resolvedRegion = try settings.requireRegion(explicit: region, fallback: fallbackRegion)
+        let resolvedEndpoint = try settings.endpoint(for: .ec2, explicit: endpoint)
+        let chain = CredentialsProviderChain.standard(environment: environment, files: settings.files,
                                                       additional: additionalCredentialsProviders)
         return EC2Configuration(region: resolvedRegion, endpoint: resolvedEndpoint, credentialsProvider: chain)
-    }
-
-    static func parseEndpoint(_ text: String, source: String) throws -> URL {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty else {
-            throw EC2ConfigurationError(message: "\(source) is not an http(s) URL: \(text)")
-        }
-        return url
     }
 }
 
