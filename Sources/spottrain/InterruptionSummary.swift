@@ -8,15 +8,20 @@ struct InterruptionSummary: Encodable {
     var kind: String
     /// Where it came from: `IMDS spot/instance-action`, `SIGTERM`, … .
     var reason: String
-    /// The deadline (ISO 8601), or `nil` for a signal.
+    /// The deadline (ISO 8601), or `nil` for a signal (and for a notice whose time could
+    /// not be read).
     var deadline: String?
+    /// Seconds from the end of handling (the emergency checkpoint written, found already
+    /// written, or failed) to `deadline`: positive before it, negative after it (the save is
+    /// attempted even past the deadline); `nil` without a deadline.
+    var secondsBeforeDeadline: Double?
     /// When the process learned of it.
     var detectedAt: String
     /// When the training loop acted on it (after the batch in progress).
     var handledAt: String
     /// The global step training stopped at.
     var step: Int
-    /// `saved`, `already_saved`, `skipped_deadline` or `save_failed`.
+    /// `saved`, `already_saved` or `save_failed`. The deadline never skips the save.
     var outcome: String
     /// Whether a checkpoint at `step` exists (exit 75) or not (exit 1).
     var checkpointCurrent: Bool
@@ -32,12 +37,14 @@ struct InterruptionSummary: Encodable {
         case checkpointCurrent = "checkpoint_current"
         case checkpointSeconds = "checkpoint_seconds"
         case noticeToExitSeconds = "notice_to_exit_seconds"
+        case secondsBeforeDeadline = "seconds_before_deadline"
     }
 
     init(_ report: SpotInterruption.Report, exitAt: Date) {
         kind = report.request.kind.rawValue
         reason = report.request.reason
         deadline = report.request.deadline.map(InterruptionRequest.format)
+        secondsBeforeDeadline = report.secondsBeforeDeadline
         detectedAt = InterruptionRequest.format(report.request.detectedAt)
         handledAt = InterruptionRequest.format(report.handledAt)
         step = report.globalStep
@@ -52,6 +59,7 @@ struct InterruptionSummary: Encodable {
         try c.encode(kind, forKey: .kind)
         try c.encode(reason, forKey: .reason)
         try c.encode(deadline, forKey: .deadline)
+        try c.encode(secondsBeforeDeadline, forKey: .secondsBeforeDeadline)
         try c.encode(detectedAt, forKey: .detectedAt)
         try c.encode(handledAt, forKey: .handledAt)
         try c.encode(step, forKey: .step)

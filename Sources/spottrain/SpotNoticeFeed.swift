@@ -14,8 +14,8 @@ import SpotTrain
 /// Any HTTP 200 on `spot/instance-action` is an interruption, even when its document cannot be
 /// read (EC2Spot decodes it fail-safe and lists what it could not read; the feed prints each
 /// as a warning). When the deadline itself is unreadable the request carries no deadline:
-/// training stops at the end of the current batch either way, and the deadline only decides
-/// whether to skip the emergency checkpoint, which an unknown deadline must not do.
+/// training stops at the end of the current batch and writes the emergency checkpoint either
+/// way (no deadline ever skips it); a guessed instant is not reported as the deadline.
 final class SpotNoticeFeed: Sendable {
     /// The IMDS base URL polled.
     let endpoint: URL
@@ -85,9 +85,9 @@ final class SpotNoticeFeed: Sendable {
         }
         var reason = notice.isInterruption ? "IMDS spot/instance-action" : "IMDS events/recommendations/rebalance"
         if notice.isTimeEstimated { reason += " (time unreadable)" }
-        // An estimated deadline is "now": passing it on would make SpotInterruption skip the
-        // emergency checkpoint as too late. An unknown deadline means "save at once", which
-        // is what a request without a deadline does.
+        // An estimated deadline is a guess ("now"): passing it on would make SpotInterruption
+        // warn that the deadline passed and report a made-up margin. An unknown deadline means
+        // "save at once", which is what a request without a deadline does.
         let deadline = notice.isTimeEstimated ? nil : notice.deadline
         return InterruptionRequest(kind: kind, deadline: deadline, detectedAt: detectedAt, reason: reason)
     }

@@ -16,8 +16,10 @@ struct TrainCommand: ParsableCommand {
         batch, write a checkpoint and stop (a second signal exits at once). --spot also polls
         the EC2 instance-metadata service (IMDSv2) for spot interruption notices, which are
         handled the same way, within their two-minute deadline; a rebalance recommendation
-        triggers an early checkpoint. If the deadline has passed (or is too close for a save),
-        or the emergency save fails, the previous checkpoint is kept and the run exits 1.
+        triggers an early checkpoint. The checkpoint is written even when the deadline has
+        passed or is close (with a warning): a save is atomic, so the previous checkpoint stays
+        intact if the machine goes away first. If the emergency save fails, the previous
+        checkpoint is kept and the run exits 1.
 
         Resuming: --learning-rate given with a checkpoint replaces the checkpoint's value (with
         a notice); --batch-size, --seed and --train-limit, which decide the data order, must
@@ -26,12 +28,11 @@ struct TrainCommand: ParsableCommand {
 
         Exit codes: 0 done; 75 interrupted after writing a checkpoint of the step it stopped
         at (restart to continue, nothing lost); 1 runtime error that a restart may fix,
-        including a final save that failed, an interruption that could not be checkpointed
-        (a restart resumes from the previous checkpoint) or another process holding
-        --checkpoint-dir's lock; 64 usage error, including a path flag naming something of
-        the wrong kind (a FIFO, a directory for a file, …); 78 configuration no restart can
-        fix (bad or empty data files, a checkpoint of another model or batch size, a diverged
-        run). See Docs/Training.md.
+        including a final save or an emergency save that failed (a restart resumes from the
+        previous checkpoint) or another process holding --checkpoint-dir's lock; 64 usage
+        error, including a path flag naming something of the wrong kind (a FIFO, a directory
+        for a file, …); 78 configuration no restart can fix (bad or empty data files, a
+        checkpoint of another model or batch size, a diverged run). See Docs/Training.md.
         """
     )
 

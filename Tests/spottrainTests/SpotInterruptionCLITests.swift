@@ -3,8 +3,8 @@ import SpotTrain
 import Testing
 
 /// `spottrain train` interrupted for real: a spot notice from a fake IMDS, SIGTERM, a notice
-/// past its deadline, IMDS failures, and a failing emergency save. Every child's IMDS
-/// endpoint is a loopback address.
+/// past its deadline (saved anyway), IMDS failures, and a failing emergency save. Every
+/// child's IMDS endpoint is a loopback address.
 @Suite(.serialized, .enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST at ../shared/data/mnist or SPOTTRAIN_MNIST_DIR"),
        .enabled(if: FakeIMDSServer.isAvailable, "needs python3 for Scripts/fake_imds.py"))
 struct SpotInterruptionCLITests {
@@ -117,7 +117,7 @@ struct SpotInterruptionCLITests {
         }
     }
 
-    @Test func noticePastItsDeadlineKeepsThePreviousCheckpointAndExits1() throws {
+    @Test func noticePastItsDeadlineStillSavesTheCurrentStepAndExits75() throws {
         let root = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let imds = try FakeIMDSServer()
@@ -128,20 +128,27 @@ struct SpotInterruptionCLITests {
         #expect(child.wait { Fixtures.checkpointSteps(in: dir) == [10] }, "\(child.stderr)")
         try imds.control("interrupt", #"{"action": "terminate", "time": "2026-01-01T00:00:00Z"}"#)
         let status = child.waitForExit().status
-        #expect(status == 1, "\(child.stderr)")
+        #expect(status == 75, "\(child.stderr)")
         let summary = try Fixtures.summary(summaryPath)
         let step = try #require(summary["global_step"] as? Int)
         #expect(step > 10 && step < 20)
-        #expect(child.stderr.contains("NOT writing a checkpoint at step \(step): the deadline passed"), "\(child.stderr)")
-        #expect(child.stderr.contains("WITHOUT a checkpoint of this step"), "\(child.stderr)")
+        #expect(child.stderr.contains("warning: interruption: the deadline passed"), "\(child.stderr)")
+        #expect(child.stderr.contains("saving anyway"), "\(child.stderr)")
+        #expect(!child.stderr.contains("WITHOUT a checkpoint of this step"), "\(child.stderr)")
         #expect(summary["status"] as? String == "interrupted")
         let interruption = try #require(summary["interruption"] as? [String: Any])
-        #expect(interruption["outcome"] as? String == "skipped_deadline")
-        #expect(interruption["checkpoint_current"] as? Bool == false)
-        // The previous checkpoint is intact, and the summary names it.
-        #expect(Fixtures.checkpointSteps(in: dir) == [10])
-        let previous = try #require(summary["checkpoint"] as? String)
-        #expect(try CheckpointReader().verify(atPath: previous).globalStep == 10)
+        #expect(interruption["outcome"] as? String == "saved")
+        #expect(interruption["checkpoint_current"] as? Bool == true)
+        #expect(interruption["deadline"] as? String == "2026-01-01T00:00:00.000Z")
+        // Saved long after the deadline, and the summary says by how much.
+        let margin = try #require(interruption["seconds_before_deadline"] as? Double)
+        #expect(margin < -86_400)
+        // The emergency checkpoint of this step next to the previous one, which is intact.
+        #expect(try Self.verifyCheckpoint(of: summary) == step)
+        #expect(Fixtures.checkpointSteps(in: dir) == [10, step])
+        #expect(try CheckpointReader().verify(atPath: dir + "/" + CheckpointDirectory.fileName(forGlobalStep: 10)).globalStep == 10)
+
+        try Self.finishAndCompare(checkpointDir: dir, summary: summaryPath, resumedStep: step)
     }
 
     @Test func imdsFailingMidRunLogsWarningsAndTrainingGoesOn() throws {

@@ -14,18 +14,23 @@ import Foundation
 ///
 /// 1. reuses a checkpoint already written at this global step, or
 /// 2. writes one through ``ModelCheckpoint/save(_:)`` (temp file, fsync, rename, fsync the
-///    directory), unless the deadline makes that pointless: if the deadline has passed, or
-///    the time left is less than the estimated save time × `safetyFactor`, it logs that it
-///    is not saving and keeps the previous checkpoint (a save cut off by the machine going
-///    away would only cost time; the previous file is intact either way);
+///    directory), *whatever the deadline says*;
 /// 3. asks the loop to stop with ``TrainingStatus/interrupted``, and does not forward
 ///    `trainEnd`, so no further save starts.
 ///
-/// The save time is estimated from ``ModelCheckpoint/lastSaveSeconds`` (the last measured
-/// save), or `assumedSaveSeconds` before the first save. A failed emergency save is logged
-/// and recorded; training stops regardless (the machine is going away) and every existing
-/// checkpoint stays intact. ``report`` tells what happened; a supervisor should treat the
-/// run as resumable without loss only if ``Report/checkpointIsCurrent``.
+/// The deadline never prevents the emergency save. A save is atomic, so one cut off by the
+/// machine going away costs nothing (the previous checkpoint stays intact), while a save
+/// skipped on a process that is in fact still running loses every step since the previous
+/// checkpoint; and a process still running after its deadline is itself evidence that the
+/// deadline (or the local clock) is wrong. The deadline only feeds the log: a warning when it
+/// has passed, or when the time left is shorter than the last measured save
+/// (``ModelCheckpoint/lastSaveSeconds``), and the margin the save ended with
+/// (``Report/secondsBeforeDeadline``).
+///
+/// A failed emergency save is logged and recorded; training stops regardless (the machine is
+/// going away) and every existing checkpoint stays intact. ``report`` tells what happened; a
+/// supervisor should treat the run as resumable without loss only if
+/// ``Report/checkpointIsCurrent``.
 ///
 /// With `saveOnRebalance`, a rebalance recommendation triggers one early checkpoint (if
 /// none exists at this step) and training continues.
@@ -36,9 +41,6 @@ public final class SpotInterruption: Callback {
         case saved(CheckpointFile, seconds: Double)
         /// A regular save had already written this step.
         case alreadySaved(CheckpointFile)
-        /// Not saved: `remainingSeconds` (≤ 0 once the deadline passed) was too short for
-        /// a save estimated at `estimatedSaveSeconds`.
-        case skippedForDeadline(remainingSeconds: Double, estimatedSaveSeconds: Double)
         /// The save failed with this error description.
         case saveFailed(String)
     }
@@ -56,12 +58,16 @@ public final class SpotInterruption: Callback {
         /// The newest checkpoint on disk after handling: the one written or reused, else the
         /// previous one (which a restart resumes from), if any.
         public var checkpoint: CheckpointFile?
+        /// Seconds from the end of handling (the emergency checkpoint written, found already
+        /// written, or failed) to the deadline of ``request``: positive when handling ended
+        /// before the deadline, negative after it; `nil` when the request has no deadline.
+        public var secondsBeforeDeadline: Double?
 
         /// Whether a checkpoint at ``globalStep`` exists, so that a restart loses nothing.
         public var checkpointIsCurrent: Bool {
             switch outcome {
             case .saved, .alreadySaved: true
-            case .skippedForDeadline, .saveFailed: false
+            case .saveFailed: false
             }
         }
 
@@ -71,13 +77,12 @@ public final class SpotInterruption: Callback {
             return 0
         }
 
-        /// A short machine-readable name of the outcome: `saved`, `already_saved`,
-        /// `skipped_deadline` or `save_failed`.
+        /// A short machine-readable name of the outcome: `saved`, `already_saved` or
+        /// `save_failed`.
         public var outcomeName: String {
             switch outcome {
             case .saved: "saved"
             case .alreadySaved: "already_saved"
-            case .skippedForDeadline: "skipped_deadline"
             case .saveFailed: "save_failed"
             }
         }
@@ -87,10 +92,6 @@ public final class SpotInterruption: Callback {
     public let source: any InterruptionSource
     /// The checkpoint callback this one drives.
     public let checkpoint: ModelCheckpoint
-    /// A save is attempted only if the time left exceeds the estimated save time × this.
-    public let safetyFactor: Double
-    /// The save-time estimate before any save was measured, in seconds.
-    public let assumedSaveSeconds: Double
     /// Whether a rebalance recommendation triggers an early checkpoint.
     public let saveOnRebalance: Bool
 
@@ -112,30 +113,20 @@ public final class SpotInterruption: Callback {
     ///   - source: Where interruptions come from (an ``InterruptionFlag`` fed by signals
     ///     and a spot watcher, or a test's own).
     ///   - checkpoint: The checkpoint callback to drive; do not also register it.
-    ///   - safetyFactor: Margin on the save-time estimate (default 2, must be ≥ 1).
-    ///   - assumedSaveSeconds: The estimate before a save was measured (default 1 s).
     ///   - saveOnRebalance: Checkpoint early on a rebalance recommendation (default `true`).
     ///   - resumedCheckpoint: The checkpoint the run resumed from, if any; an interruption
     ///     before the first batch reuses it instead of writing the same state again.
     ///   - now: The wall clock that deadlines are compared with (injectable for tests).
     ///   - log: Receives one line per decision (default: standard error).
-    public init(source: any InterruptionSource, checkpoint: ModelCheckpoint, safetyFactor: Double = 2,
-                assumedSaveSeconds: Double = 1, saveOnRebalance: Bool = true,
+    public init(source: any InterruptionSource, checkpoint: ModelCheckpoint, saveOnRebalance: Bool = true,
                 resumedCheckpoint: CheckpointFile? = nil, now: @escaping () -> Date = { Date() }, log: ((String) -> Void)? = nil) {
-        precondition(safetyFactor >= 1, "SpotInterruption: safetyFactor \(safetyFactor) must be at least 1")
-        precondition(assumedSaveSeconds >= 0, "SpotInterruption: assumedSaveSeconds \(assumedSaveSeconds) must not be negative")
         self.source = source
         self.checkpoint = checkpoint
-        self.safetyFactor = safetyFactor
-        self.assumedSaveSeconds = assumedSaveSeconds
         self.saveOnRebalance = saveOnRebalance
         self.resumedCheckpoint = resumedCheckpoint
         self.now = now
         self.log = log ?? { writeToStandardError("spottrain: " + $0 + "\n") }
     }
-
-    /// The current estimate of how long a save takes, in seconds.
-    public var estimatedSaveSeconds: Double { checkpoint.lastSaveSeconds ?? assumedSaveSeconds }
 
     // MARK: Events
 
@@ -195,8 +186,8 @@ public final class SpotInterruption: Callback {
         let step = context.globalStep
         let handledAt = now()
         let lag = handledAt.timeIntervalSince(request.detectedAt)
-        var outcome: Outcome
-        var file: CheckpointFile?
+        let outcome: Outcome
+        let file: CheckpointFile?
         let deadlineText = request.deadline.map { " with deadline \(InterruptionRequest.format($0))" } ?? ""
         log("interruption: \(request.kind.rawValue) from \(request.reason)\(deadlineText), acting on it at step \(step) "
             + String(format: "(%.3f s after it was detected)", lag))
@@ -205,29 +196,14 @@ public final class SpotInterruption: Callback {
             outcome = .alreadySaved(saved)
             file = saved
             log("interruption: checkpoint \(saved.path) already holds step \(step); not saving again")
-        } else if let remaining = request.secondsRemaining(at: handledAt),
-                  remaining <= 0 || remaining < estimatedSaveSeconds * safetyFactor {
-            let estimate = estimatedSaveSeconds
-            outcome = .skippedForDeadline(remainingSeconds: remaining, estimatedSaveSeconds: estimate)
-            file = newestCheckpoint()
-            let why = remaining <= 0
-                ? String(format: "the deadline passed %.1f s ago", -remaining)
-                : String(format: "only %.2f s are left before the deadline and a save takes about %.2f s (safety factor %g)",
-                         remaining, estimate, safetyFactor)
-            log("error: interruption: NOT writing a checkpoint at step \(step): \(why); "
-                + "keeping the previous checkpoint \(describe(file))")
         } else {
+            warnAboutDeadline(request, at: handledAt, step: step)
             let start = clock.now
             do {
                 let saved = try checkpoint.save(context)
                 let seconds = start.duration(to: clock.now).seconds
                 outcome = .saved(saved, seconds: seconds)
                 file = saved
-                var line = "interruption: checkpoint \(saved.path) (step \(step)) written in " + String(format: "%.3f s", seconds)
-                if let remaining = request.secondsRemaining(at: now()) {
-                    line += String(format: ", %.1f s before the deadline", remaining)
-                }
-                log(line)
             } catch {
                 outcome = .saveFailed(String(describing: error))
                 file = newestCheckpoint()
@@ -235,10 +211,38 @@ public final class SpotInterruption: Callback {
                     + "keeping the previous checkpoint \(describe(file))")
             }
         }
-        let result = Report(request: source.pendingInterruption ?? request, globalStep: step, handledAt: handledAt,
-                            outcome: outcome, checkpoint: file)
-        report = result
+        // The deadline as known now: a notice with an earlier one may have arrived meanwhile.
+        let acted = source.pendingInterruption ?? request
+        let margin = acted.secondsRemaining(at: now())
+        if case .saved(let saved, let seconds) = outcome {
+            log("interruption: checkpoint \(saved.path) (step \(step)) written in " + String(format: "%.3f s", seconds)
+                + (margin.map { ", " + Self.describeMargin($0) } ?? ""))
+        }
+        report = Report(request: acted, globalStep: step, handledAt: handledAt, outcome: outcome, checkpoint: file,
+                        secondsBeforeDeadline: margin)
         context.requestStop(.interrupted, reason: "\(request.kind.rawValue) (\(request.reason))")
+    }
+
+    /// Logs a warning when the deadline has passed, or is closer than the last measured save
+    /// takes; the save is attempted all the same (see the type's documentation).
+    private func warnAboutDeadline(_ request: InterruptionRequest, at handledAt: Date, step: Int) {
+        guard let remaining = request.secondsRemaining(at: handledAt) else { return }
+        if remaining <= 0 {
+            log(String(format: "warning: interruption: the deadline passed %.1f s ago but this process is still running "
+                       + "(the deadline or the local clock is wrong); saving anyway: ", -remaining)
+                + "writing the checkpoint of step \(step) is atomic, so the previous checkpoint stays intact if the machine goes away first")
+        } else if let estimate = checkpoint.lastSaveSeconds, remaining < estimate {
+            log(String(format: "warning: interruption: only %.2f s are left before the deadline and the last save took %.2f s; "
+                       + "saving anyway: ", remaining, estimate)
+                + "writing the checkpoint of step \(step) is atomic, so the previous checkpoint stays intact if the machine goes away first")
+        }
+    }
+
+    /// `12.3 s before the deadline` or `4.5 s after the deadline`.
+    private static func describeMargin(_ secondsBeforeDeadline: Double) -> String {
+        secondsBeforeDeadline >= 0
+            ? String(format: "%.1f s before the deadline", secondsBeforeDeadline)
+            : String(format: "%.1f s after the deadline", -secondsBeforeDeadline)
     }
 
     private func handleRebalance(_ recommendation: InterruptionRequest, _ context: TrainingContext) {

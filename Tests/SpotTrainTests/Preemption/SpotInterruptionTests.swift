@@ -76,14 +76,13 @@ private final class RaisingFileSystem: CheckpointFileSystem, @unchecked Sendable
 
     /// Trains 3 epochs with a checkpoint every `everySteps`, raising `request` after `raiseAt`.
     static func run(in dir: String, everySteps: Int? = nil, raiseAt: Int, fileSystem: any CheckpointFileSystem = POSIXCheckpointFileSystem(),
-                    safetyFactor: Double = 2, assumedSaveSeconds: Double = 1, now: @escaping () -> Date = { Date() },
+                    now: @escaping () -> Date = { Date() },
                     flag: InterruptionFlag = InterruptionFlag(),
                     request: @escaping (ModelCheckpoint) -> InterruptionRequest) throws -> Run {
         let directory = CheckpointDirectory(path: dir, fileSystem: fileSystem)
         let log = SpotLogLines()
         let saver = ModelCheckpoint(directory: directory, everyEpoch: false, everySteps: everySteps, log: { log.append($0) })
-        let spot = SpotInterruption(source: flag, checkpoint: saver, safetyFactor: safetyFactor,
-                                    assumedSaveSeconds: assumedSaveSeconds, now: now, log: { log.append($0) })
+        let spot = SpotInterruption(source: flag, checkpoint: saver, now: now, log: { log.append($0) })
         let raiser = RaiseAfterStep(step: raiseAt, flag: flag, request: { request(saver) })
         let context = try ModelCheckpointTests.makeTrainer().fit(train: train, epochs: 3, batchSize: 16, seed: 7,
                                                                  callbacks: [raiser, spot])
@@ -156,59 +155,81 @@ private final class RaisingFileSystem: CheckpointFileSystem, @unchecked Sendable
         #expect(run.context.status == .interrupted)
     }
 
-    @Test func passedDeadlineKeepsThePreviousCheckpointAndStops() throws {
+    /// A frozen wall clock: the time left before a deadline is exactly what a test sets.
+    static let frozen = Date(timeIntervalSince1970: 1_795_000_000)
+
+    @Test func passedDeadlineStillSavesTheCurrentStepWithAWarning() throws {
         let dir = try CheckpointFixtures.temporaryDirectory()
         defer { CheckpointFixtures.remove(dir) }
-        let run = try Self.run(in: dir, everySteps: 2, raiseAt: 5) { _ in Self.notice(deadline: Date().addingTimeInterval(-30)) }
+        let run = try Self.run(in: dir, everySteps: 2, raiseAt: 5, now: { Self.frozen }) { _ in
+            Self.notice(deadline: Self.frozen.addingTimeInterval(-30), at: Self.frozen)
+        }
         #expect(run.context.status == .interrupted)
         #expect(run.context.globalStep == 5)
         let report = try #require(run.spot.report)
-        guard case .skippedForDeadline(let remaining, _) = report.outcome else {
-            Issue.record("expected a skipped save, got \(report.outcome)")
+        guard case .saved(let file, _) = report.outcome else {
+            Issue.record("expected a save, got \(report.outcome)")
             return
         }
-        #expect(remaining < 0)
-        #expect(!report.checkpointIsCurrent)
-        #expect(report.checkpoint?.globalStep == 4)
-        // No save started after the notice, not even at trainEnd.
-        #expect(try run.directory.list().map(\.globalStep) == [2, 4])
-        #expect(run.log.contains("NOT writing a checkpoint at step 5: the deadline passed"))
+        #expect(file.globalStep == 5)
+        #expect(report.checkpointIsCurrent && report.outcomeName == "saved")
+        #expect(report.checkpoint == file)
+        #expect(report.secondsBeforeDeadline == -30)
+        // The emergency checkpoint next to the previous ones, and none after it (not at trainEnd).
+        #expect(try run.directory.list().map(\.globalStep) == [2, 4, 5])
+        #expect(try run.directory.latestValid().latest?.file.globalStep == 5)
+        #expect(run.log.contains("warning: interruption: the deadline passed 30.0 s ago but this process is still running"))
+        #expect(run.log.contains("saving anyway"))
+        #expect(run.log.contains("(step 5) written in"))
+        #expect(run.log.contains("30.0 s after the deadline"))
     }
 
-    @Test func tooLittleTimeForTheMeasuredSaveSkipsIt() throws {
-        // A frozen clock: the remaining time is exactly what the test sets.
-        let frozen = Date(timeIntervalSince1970: 1_795_000_000)
-        for (multiple, expectSave) in [(1.5, false), (3.0, true)] {
+    /// The kind: no deadline, however far past or close, skips the emergency save.
+    @Test(arguments: [-86_400.0, -30, -0.001, 0, 0.001, 120])
+    func aDeadlineNeverSkipsTheEmergencySave(secondsLeft: Double) throws {
+        let dir = try CheckpointFixtures.temporaryDirectory()
+        defer { CheckpointFixtures.remove(dir) }
+        let run = try Self.run(in: dir, raiseAt: 3, now: { Self.frozen }) { _ in
+            Self.notice(deadline: Self.frozen.addingTimeInterval(secondsLeft), at: Self.frozen)
+        }
+        let report = try #require(run.spot.report)
+        #expect(report.outcomeName == "saved", "\(secondsLeft) s left: \(report.outcome)")
+        #expect(report.checkpointIsCurrent)
+        #expect(report.checkpoint?.globalStep == 3)
+        #expect(abs(try #require(report.secondsBeforeDeadline) - secondsLeft) < 1e-6)
+        #expect(try run.directory.list().map(\.globalStep) == [3])
+        #expect(run.context.status == .interrupted && run.context.globalStep == 3)
+        // A warning exactly when the deadline has passed (no save was measured yet to compare with).
+        #expect(run.log.contains("the deadline passed") == (secondsLeft <= 0), "\(run.log.all)")
+        #expect(!run.log.contains("error:"), "\(run.log.all)")
+    }
+
+    @Test func deadlineCloserThanTheMeasuredSaveStillSavesWithAWarning() throws {
+        for (multiple, expectWarning) in [(0.5, true), (3.0, false)] {
             let dir = try CheckpointFixtures.temporaryDirectory()
             defer { CheckpointFixtures.remove(dir) }
-            let run = try Self.run(in: dir, everySteps: 2, raiseAt: 5, safetyFactor: 2, now: { frozen }) { saver in
-                // The step-4 save was measured; give the emergency save `multiple` times that.
+            let run = try Self.run(in: dir, everySteps: 2, raiseAt: 5, now: { Self.frozen }) { saver in
+                // The step-4 save was measured; leave `multiple` times that for the emergency save.
                 let measured = saver.lastSaveSeconds ?? 0
-                return Self.notice(deadline: frozen.addingTimeInterval(measured * multiple), at: frozen)
+                return Self.notice(deadline: Self.frozen.addingTimeInterval(measured * multiple), at: Self.frozen)
             }
             let report = try #require(run.spot.report)
-            #expect(report.checkpointIsCurrent == expectSave, "multiple \(multiple): \(report.outcome)")
-            #expect(try run.directory.list().last?.globalStep == (expectSave ? 5 : 4))
+            #expect(report.checkpointIsCurrent, "multiple \(multiple): \(report.outcome)")
+            #expect(try run.directory.list().map(\.globalStep) == [2, 4, 5])
             #expect(run.context.status == .interrupted)
+            #expect(run.log.contains("are left before the deadline and the last save took") == expectWarning,
+                    "multiple \(multiple): \(run.log.all)")
         }
     }
 
-    @Test func assumedSaveTimeIsUsedBeforeAnySaveWasMeasured() throws {
-        let frozen = Date(timeIntervalSince1970: 1_795_000_000)
-        for (secondsLeft, expectSave) in [(3.0, false), (5.0, true)] {
-            let dir = try CheckpointFixtures.temporaryDirectory()
-            defer { CheckpointFixtures.remove(dir) }
-            let run = try Self.run(in: dir, raiseAt: 3, safetyFactor: 2, assumedSaveSeconds: 2, now: { frozen }) { _ in
-                Self.notice(deadline: frozen.addingTimeInterval(secondsLeft), at: frozen)
-            }
-            let report = try #require(run.spot.report)
-            #expect(report.checkpointIsCurrent == expectSave, "\(secondsLeft) s left: \(report.outcome)")
-            if !expectSave {
-                #expect(report.outcome == .skippedForDeadline(remainingSeconds: secondsLeft, estimatedSaveSeconds: 2))
-                #expect(report.checkpoint == nil)
-                #expect(run.log.contains("(none: a restart starts from scratch)"))
-            }
-        }
+    @Test func noticeWithoutADeadlineReportsNoMargin() throws {
+        let dir = try CheckpointFixtures.temporaryDirectory()
+        defer { CheckpointFixtures.remove(dir) }
+        let run = try Self.run(in: dir, raiseAt: 3) { _ in Self.notice(deadline: nil) }
+        let report = try #require(run.spot.report)
+        #expect(report.outcomeName == "saved")
+        #expect(report.secondsBeforeDeadline == nil)
+        #expect(!run.log.contains("deadline"), "\(run.log.all)")
     }
 
     @Test(arguments: [FailingFileSystem.Operation.write, .synchronize, .rename])
