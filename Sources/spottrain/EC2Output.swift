@@ -178,13 +178,33 @@ enum EC2Output {
         }
     }
 
+    /// A candidate `launch-spot` had no capacity for before it launched.
+    struct LaunchFailure: Encodable {
+        var instanceType: String
+        var subnetId: String?
+        var code: String
+        var message: String
+
+        enum CodingKeys: String, CodingKey {
+            case instanceType = "instance_type", subnetId = "subnet_id", code, message
+        }
+
+        init(_ shortage: LaunchShortage) {
+            instanceType = shortage.candidate.instanceType
+            subnetId = shortage.candidate.subnetId
+            code = shortage.error.code
+            message = shortage.error.message
+        }
+    }
+
     /// The result of `launch-spot`.
     struct LaunchSpot: Encodable {
         var instanceIds: [String]
         var instances: [InstanceInfo]
+        var launchFailures: [LaunchFailure]
 
         enum CodingKeys: String, CodingKey {
-            case instanceIds = "instance_ids", instances
+            case instanceIds = "instance_ids", instances, launchFailures = "launch_failures"
         }
     }
 
