@@ -45,7 +45,7 @@ struct BootRecipeTests {
     @Test func everyCaseOfTheScriptIsRunByThisSuite() throws {
         let text = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("Tests/boot/run.sh"), encoding: .utf8)
         let defined = Set(text.split(separator: "\n").compactMap { line -> String? in
-            guard line.hasPrefix("case_"), let name = line.split(separator: "(").first else { return nil }
+            guard line.hasPrefix("case_"), line.hasSuffix("() {"), let name = line.split(separator: "(").first else { return nil }
             return String(name)
         })
         let source = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
