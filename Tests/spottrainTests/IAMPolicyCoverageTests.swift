@@ -37,12 +37,14 @@ struct IAMPolicyCoverageTests {
         let log: URL
         let endpoint: String
 
-        init() throws {
+        /// - Parameter failRunInstances: EC2 error codes for the first `RunInstances` requests.
+        init(failRunInstances: [String] = []) throws {
             log = FileManager.default.temporaryDirectory.appendingPathComponent("iam-actions-\(UUID().uuidString).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             let script = Fixtures.packageRoot.appendingPathComponent("Tests/spottrainTests/Support/ec2_action_proxy.py")
             let python = Moto.interpreter
-            let child = try ChildProcess(Array(python.dropFirst()) + [script.path, Moto.endpoint ?? "", log.path],
+            let child = try ChildProcess(Array(python.dropFirst()) + [script.path, Moto.endpoint ?? "", log.path,
+                                                                    failRunInstances.joined(separator: ",")],
                                          executable: URL(fileURLWithPath: python[0]), environment: .hermetic)
             let started = child.wait(timeout: .seconds(60)) { child.stdout.contains("\n") || !child.isRunning }
             let port = child.stdout.split(separator: "\n").first.map(String.init) ?? ""
