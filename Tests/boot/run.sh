@@ -87,7 +87,7 @@ run_recipe() {
   env ROOT="$ROOT" PATH="$ROOT/stubs:$PATH" \
     BIN_DIR="$ROOT/bin" UNIT_DIR="$ROOT/etc/systemd" FSTAB="$ROOT/etc/fstab" STATE_DIR="$ROOT/state" \
     BOOT_LOG="$ROOT/log" OS_RELEASE="$ROOT/os-release" MOUNT_POINT="$ROOT/dl" \
-    SPOTTRAIN_UNIT_URL="file://$ROOT/spottrain.service" DEVICE_TIMEOUT="${DEVICE_TIMEOUT:-10}" POLL_INTERVAL=0.2 \
+    SPOTTRAIN_UNIT_URL="file://$ROOT/spottrain.service" SPOTTRAIN_UNIT_SHA256="${UNIT_SHA256:-}" DEVICE_TIMEOUT="${DEVICE_TIMEOUT:-10}" POLL_INTERVAL=0.2 \
     RETRY_DELAY="${RETRY_DELAY:-0}" ENSURE_DEADLINE="${ENSURE_DEADLINE:-30}" \
     bash "$RECIPE" > "$ROOT/out" 2>&1
   echo $? > "$ROOT/status"
@@ -239,6 +239,24 @@ case_ubuntu_installs_libxml2_and_libcurl() {
   check "asks for libxml2" called "apt-get install .*libxml2"
   check "asks for the 24.04 libcurl name" called "apt-get install -y -qq libcurl4t64"
   check "never uses dnf" not_called "dnf"
+}
+
+case_unit_with_the_wrong_sha256_is_not_installed() {
+  setup attached false; echo ext4 > "$ROOT/fs"
+  attach_device_after 0
+  UNIT_SHA256="$(printf '0%.0s' {1..64})" run_recipe
+  check "exits 1" status_is 1
+  check "names the mismatch" logged "does not have SHA-256 0000"
+  check "does not install it" test ! -e "$ROOT/etc/systemd/spottrain.service"
+  check "does not start the service" not_called "enable --now"
+  check "shuts down" shut_down
+  # The right digest is accepted.
+  [ "$failures" -gt 0 ] || rm -rf "$ROOT"
+  setup attached false; echo ext4 > "$ROOT/fs"
+  attach_device_after 0
+  UNIT_SHA256="$(sha256sum "$ROOT/spottrain.service" | cut -d ' ' -f 1)" run_recipe
+  check "exits 0 with the right digest" status_is 0
+  check "installs it" unit_is_the_shipped_file
 }
 
 case_unexpected_failure_shuts_down() {

@@ -33,7 +33,8 @@ struct BootRecipeTests {
         try Self.expectPass(["case_throttling_is_retried",
                              "case_failure_past_the_deadline_shuts_down",
                              "case_configuration_error_is_not_retried",
-                             "case_unexpected_failure_shuts_down"])
+                             "case_unexpected_failure_shuts_down",
+                             "case_unit_with_the_wrong_sha256_is_not_installed"])
     }
 
     @Test func packagesExistOnUbuntuAndAmazonLinuxAndLddIsChecked() throws {
@@ -49,7 +50,7 @@ struct BootRecipeTests {
             return String(name)
         })
         let source = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
-        #expect(defined.count >= 13)
+        #expect(defined.count >= 14)
         for name in defined { #expect(source.contains("\"\(name)\""), "\(name) is not run by BootRecipeTests") }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The IAM policies of `Docs/iam/` against the EC2 actions the CLI really sends: every `ec2`
-/// subcommand runs against moto through a logging proxy (`Support/ec2_action_proxy.py`),
+/// subcommand runs against moto through a logging proxy (`Scripts/ci/ec2_action_proxy.py`),
 /// once with the operator's access key and once with the instance role's, as
 /// `Docs/SpotWorkflow.md` assigns them. What each sends must be allowed by its policy, and
 /// each policy must allow nothing its principal never sends. (Conditions and resources are
@@ -40,8 +40,8 @@ struct IAMPolicyCoverageTests {
         /// - Parameter failRunInstances: EC2 error codes for the first `RunInstances` requests.
         init(failRunInstances: [String] = []) throws {
             log = FileManager.default.temporaryDirectory.appendingPathComponent("iam-actions-\(UUID().uuidString).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-            let script = Fixtures.packageRoot.appendingPathComponent("Tests/spottrainTests/Support/ec2_action_proxy.py")
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            let script = Fixtures.packageRoot.appendingPathComponent("Scripts/ci/ec2_action_proxy.py")
             let python = Moto.interpreter
             let child = try ChildProcess(Array(python.dropFirst()) + [script.path, Moto.endpoint ?? "", log.path,
                                                                     failRunInstances.joined(separator: ",")],
