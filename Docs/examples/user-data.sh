@@ -67,20 +67,19 @@ trap 'rc=$?; [ "$rc" -eq 0 ] || [ -n "$stopping" ] || fail "exited with status $
 
 log "starting at $(date -u +%FT%TZ)"
 
-# 1. Runtime libraries and spottrain. Amazon Linux 2023 already has curl-minimal and
-#    libcurl-minimal (which provide curl and libcurl.so.4): installing curl or libcurl there
-#    conflicts with them, so only missing names are asked for.
+# 1. Runtime libraries (OpenBLAS, zlib, libxml2; CA certificates for the TLS of EC2Spot's
+#    HTTP client) and spottrain. Only names that exist on each distribution: on Amazon Linux
+#    2023 the preinstalled curl-minimal conflicts with a `curl` package, so none is asked for
+#    (curl-minimal provides the command). The ldd check below catches anything still missing.
 os_id="$(. "$OS_RELEASE" && echo "${ID:-}")"
 install_packages() {
   case "$os_id" in
     ubuntu|debian)
       export DEBIAN_FRONTEND=noninteractive
       apt-get update -qq || return 1
-      apt-get install -y -qq libopenblas0 zlib1g libxml2 e2fsprogs python3 curl || return 1
-      # Ubuntu 24.04 renamed libcurl4 to libcurl4t64.
-      apt-get install -y -qq libcurl4t64 || apt-get install -y -qq libcurl4 ;;
+      apt-get install -y -qq libopenblas0 zlib1g libxml2 ca-certificates e2fsprogs python3 curl ;;
     amzn|fedora|rhel|centos|rocky|almalinux)
-      dnf install -y -q openblas zlib libxml2 e2fsprogs python3 util-linux ;;
+      dnf install -y -q openblas zlib libxml2 ca-certificates e2fsprogs python3 util-linux ;;
     *) log "unknown distribution '$os_id': installing no packages" ;;
   esac
 }

@@ -39,7 +39,7 @@ struct BootRecipeTests {
 
     @Test func packagesExistOnUbuntuAndAmazonLinuxAndLddIsChecked() throws {
         try Self.expectPass(["case_amazon_linux_installs_names_that_exist_there",
-                             "case_ubuntu_installs_libxml2_and_libcurl",
+                             "case_ubuntu_installs_libxml2_and_ca_certificates",
                              "case_missing_library_shuts_down_before_touching_the_volume"])
     }
 
