@@ -148,6 +148,15 @@ EC2_OPERATIONS = [
             "MaxPrice": "0.5", "SpotInstanceType": "one-time",
             "InstanceInterruptionBehavior": "terminate"}},
     }),
+    # "Operation#variant": another request of the same operation (the fixture's name).
+    ("RunInstances#persistent-metadata", {
+        "ImageId": "ami-12c6146b", "InstanceType": "c7i.large", "MinCount": 1, "MaxCount": 1,
+        "SubnetId": "subnet-2", "InstanceInitiatedShutdownBehavior": "stop", "ClientToken": "run-2",
+        "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2,
+                            "HttpEndpoint": "enabled", "HttpProtocolIpv6": "enabled"},
+        "InstanceMarketOptions": {"MarketType": "spot", "SpotOptions": {
+            "SpotInstanceType": "persistent", "InstanceInterruptionBehavior": "hibernate"}},
+    }),
     ("TerminateInstances", {"InstanceIds": ["i-1", "i-2"]}),
     ("CreateSnapshot", {"VolumeId": "vol-1", "Description": "move data",
                         "TagSpecifications": [{"ResourceType": "snapshot",
@@ -162,7 +171,7 @@ def serialize_ec2():
     serializer = create_serializer("ec2")
     out = []
     for name, params in EC2_OPERATIONS:
-        request = serializer.serialize_to_request(params, model.operation_model(name))
+        request = serializer.serialize_to_request(params, model.operation_model(name.split("#")[0]))
         body = request["body"]
         out.append({"operation": name, "parameters": {k: str(v) for k, v in body.items()}})
     return out

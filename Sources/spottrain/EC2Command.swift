@@ -25,6 +25,7 @@ struct EC2Command: AsyncParsableCommand {
             EC2DescribeVolumesCommand.self,
             EC2DetachVolumeCommand.self,
             EC2LaunchSpotCommand.self,
+            EC2ReportBootFailureCommand.self,
             EC2WatchCommand.self,
         ]
     )

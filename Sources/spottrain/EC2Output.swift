@@ -89,9 +89,12 @@ enum EC2Output {
         var movedFromVolumeId: String?
         var movedFromAvailabilityZone: String?
         var snapshotId: String?
+        /// True only when this run created the volume, empty (`action` `created`): the one
+        /// case in which the boot recipe may put a file system on it.
+        var fresh = false
 
         enum CodingKeys: String, CodingKey {
-            case action, name, volumeId = "volume_id", availabilityZone = "availability_zone"
+            case action, fresh, name, volumeId = "volume_id", availabilityZone = "availability_zone"
             case instanceId = "instance_id", device, nvmeDeviceById = "nvme_device_by_id"
             case sizeGiB = "size_gib", volumeType = "volume_type", state
             case previousInstanceId = "previous_instance_id", movedFromVolumeId = "moved_from_volume_id"
@@ -102,7 +105,9 @@ enum EC2Output {
             switch result.action {
             case .alreadyAttached: action = "already_attached"
             case .attached: action = "attached"
-            case .created: action = "created"
+            case .created:
+                action = "created"
+                fresh = true
             case .reattached(let previous):
                 action = "reattached"
                 previousInstanceId = previous
@@ -173,13 +178,33 @@ enum EC2Output {
         }
     }
 
+    /// A candidate `launch-spot` had no capacity for before it launched.
+    struct LaunchFailure: Encodable {
+        var instanceType: String
+        var subnetId: String?
+        var code: String
+        var message: String
+
+        enum CodingKeys: String, CodingKey {
+            case instanceType = "instance_type", subnetId = "subnet_id", code, message
+        }
+
+        init(_ shortage: LaunchShortage) {
+            instanceType = shortage.candidate.instanceType
+            subnetId = shortage.candidate.subnetId
+            code = shortage.error.code
+            message = shortage.error.message
+        }
+    }
+
     /// The result of `launch-spot`.
     struct LaunchSpot: Encodable {
         var instanceIds: [String]
         var instances: [InstanceInfo]
+        var launchFailures: [LaunchFailure]
 
         enum CodingKeys: String, CodingKey {
-            case instanceIds = "instance_ids", instances
+            case instanceIds = "instance_ids", instances, launchFailures = "launch_failures"
         }
     }
 

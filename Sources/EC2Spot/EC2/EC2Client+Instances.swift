@@ -21,7 +21,7 @@ extension EC2Client {
     /// - Parameter request: What to launch.
     /// - Returns: The launched instances (usually `pending`).
     /// - Throws: ``EC2Error`` (for example `InsufficientInstanceCapacity`,
-    ///   `SpotMaxPriceTooLow`), ``TransportError``.
+    ///   `SpotMaxPriceTooLow`: see ``EC2Error/isCapacityShortage``), ``TransportError``.
     public func runInstances(_ request: RunInstancesRequest) async throws -> [Instance] {
         var query = EC2Query(action: "RunInstances")
         query.set("ImageId", request.imageId)
@@ -39,12 +39,19 @@ extension EC2Client {
         query.set("UserData", request.userData.map { Data($0.utf8).base64EncodedString() })
         query.set("Placement.AvailabilityZone", request.availabilityZone)
         query.set("ClientToken", request.clientToken)
+        query.set("InstanceInitiatedShutdownBehavior", request.instanceInitiatedShutdownBehavior?.rawValue)
         query.tagSpecifications(request.tagSpecifications)
         if let spot = request.spot {
             query.set("InstanceMarketOptions.MarketType", "spot")
-            query.set("InstanceMarketOptions.SpotOptions.SpotInstanceType", "one-time")
-            query.set("InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior", spot.interruptionBehavior)
+            query.set("InstanceMarketOptions.SpotOptions.SpotInstanceType", spot.requestType)
+            query.set("InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior", spot.interruptionBehavior.rawValue)
             query.set("InstanceMarketOptions.SpotOptions.MaxPrice", spot.maxPrice)
+        }
+        if let metadata = request.metadataOptions {
+            query.set("MetadataOptions.HttpTokens", metadata.httpTokens.rawValue)
+            query.set("MetadataOptions.HttpPutResponseHopLimit", metadata.hopLimit)
+            query.set("MetadataOptions.HttpEndpoint", metadata.endpointEnabled ? "enabled" : "disabled")
+            query.set("MetadataOptions.HttpProtocolIpv6", metadata.ipv6Enabled.map { $0 ? "enabled" : "disabled" })
         }
         return try await send(query).items("instancesSet").map(EC2Decoding.instance)
     }

@@ -52,7 +52,9 @@ public struct RetryPolicy: Sendable {
         if let error = error as? S3Error { return error.isRetryable }
         if let error = error as? EC2Error {
             if error.isThrottling { return true }
-            if error.code == EC2Error.malformedResponseCode { return false }
+            // A capacity shortage (HTTP 500 InsufficientInstanceCapacity) does not pass in
+            // seconds: the caller moves on to another instance type or subnet.
+            if error.code == EC2Error.malformedResponseCode || error.isCapacityShortage { return false }
             return error.status >= 500 && error.status <= 599
         }
         return false
