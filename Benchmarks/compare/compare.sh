@@ -37,8 +37,19 @@ die() { echo "compare.sh: $*" >&2; exit 1; }
 
 # --- Preconditions -----------------------------------------------------------------------
 [[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer, got '$THREADS'"
-if [[ ! -x $PY ]] || ! "$PY" -c "import torch, keras, tensorflow" 2>/dev/null; then
-  die "the peers' virtualenv is missing or incomplete at $VENV (needs torch, keras, tensorflow).
+# Only the modules of the peers asked for (PEERS="keras_tf" needs no torch).
+modules=()
+for peer in $PEERS; do
+  case $peer in
+    torch) modules+=(torch) ;;
+    keras_tf) modules+=(keras tensorflow) ;;
+    keras_jax) modules+=(keras jax) ;;
+    *) die "unknown peer '$peer' in PEERS (torch, keras_tf, keras_jax)" ;;
+  esac
+done
+imports=$(IFS=,; echo "${modules[*]}")
+if [[ ! -x $PY ]] || ! "$PY" -c "import $imports" 2>/dev/null; then
+  die "the peers' virtualenv is missing or incomplete at $VENV (needs $imports).
   Create it with:  bash $HERE/peers/setup.sh $VENV   (~4 min, ~7.3 GB from PyPI)
   or point VENV= at an existing one."
 fi
