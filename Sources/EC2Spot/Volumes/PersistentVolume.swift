@@ -55,7 +55,8 @@ public struct PersistentVolume: Sendable {
     /// Pause between writing a claim and reading it back; must exceed the time between a
     /// competing run's read and its write (a few request round trips).
     public var settleDelay: Duration
-    /// Makes idempotency tokens for CreateVolume of a new (not copied) volume.
+    /// Makes idempotency tokens for CreateVolume of a new (not copied) volume, and the nonce
+    /// of holder and attach tokens (fixed in tests).
     public var makeToken: @Sendable () -> String
 
     /// Creates a manager.
@@ -66,7 +67,7 @@ public struct PersistentVolume: Sendable {
     ///   - snapshotTimeout: Timeout of the snapshot wait.
     ///   - pollDelay: Pause between polls.
     ///   - settleDelay: Pause between writing a claim and checking it (default: `pollDelay`).
-    ///   - makeToken: Idempotency-token source for new volumes.
+    ///   - makeToken: Idempotency-token and nonce source.
     public init(client: EC2Client, tagKey: String = "spottrain:volume",
                 volumeTimeout: Duration = .seconds(300), snapshotTimeout: Duration = .seconds(7200),
                 pollDelay: Duration = .seconds(5), settleDelay: Duration? = nil,
@@ -293,7 +294,7 @@ public struct PersistentVolume: Sendable {
 
     /// `<instanceId>@<ISO 8601 time>#<random>`: a holder or attach token, unique per call.
     func stamp(_ instanceId: String) -> String {
-        "\(instanceId)@\(ISO8601DateFormatter().string(from: client.clock.now()))#\(UUID().uuidString.prefix(8))"
+        "\(instanceId)@\(ISO8601DateFormatter().string(from: client.clock.now()))#\(makeToken().prefix(12))"
     }
 }
 

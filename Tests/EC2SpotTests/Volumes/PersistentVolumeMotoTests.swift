@@ -15,8 +15,11 @@ struct PersistentVolumeMotoTests {
     let zoneB = "us-east-1b"
     var endpoint: URL { Moto.endpoint! }
 
+    /// One session for the whole suite (a URLSession per client would pile up threads).
+    static let shared = URLSessionTransport()
+
     func client(failAfter: Int? = nil) -> (EC2Client, FaultInjectingTransport) {
-        let transport = FaultInjectingTransport(URLSessionTransport(), failAfter: failAfter)
+        let transport = FaultInjectingTransport(Self.shared, failAfter: failAfter)
         let client = EC2Client(region: Moto.region, endpoint: endpoint,
                                credentialsProvider: StaticCredentialsProvider(AWSCredentials(accessKeyId: "testing",
                                                                                              secretAccessKey: "testing")),
@@ -81,6 +84,7 @@ struct PersistentVolumeMotoTests {
         for failAfter in 1...calls {
             for order in [[zoneA, zoneB], [zoneB, zoneA]] {
                 let name = "crash-\(failAfter)-\(order[0].suffix(1))-\(UUID().uuidString.prefix(6))"
+                print("sweep: \(name) (dies after call \(failAfter) of \(calls))")
                 _ = try await seed(healthy, name)
                 let (faulty, transport) = client(failAfter: failAfter)
                 let mover = try await Moto.launch(healthy, zone: zoneB)
