@@ -34,14 +34,27 @@ enum EC2Output {
         var createTime: String?
         var attachments: [Attachment]
         var tags: [String: String]
+        /// Whether this is the one live volume of its name (``VolumeLineage/decide(_:)``);
+        /// false for moved, retired, pending and duplicate volumes and for unnamed ones.
+        var live: Bool
+        /// The lineage state tag as read (`live`, `pending`, `moved`, `retired`), nil if unnamed.
+        var lineageState: String?
+        /// The generation, nil if unnamed.
+        var generation: Int?
 
         enum CodingKeys: String, CodingKey {
             case volumeId = "volume_id", name, availabilityZone = "availability_zone", state
             case sizeGiB = "size_gib", volumeType = "volume_type", encrypted, snapshotId = "snapshot_id"
-            case createTime = "create_time", attachments, tags
+            case createTime = "create_time", attachments, tags, live
+            case lineageState = "lineage_state", generation
         }
 
-        init(_ volume: Volume, tagKey: String) {
+        init(_ volume: Volume, tagKey: String, live: Bool) {
+            self.live = live
+            let named = volume.tags.value(for: tagKey) != nil
+            let marking = VolumeLineage.Marking(tags: volume.tags)
+            lineageState = named ? marking.state.rawValue : nil
+            generation = named ? marking.generation : nil
             volumeId = volume.volumeId
             name = volume.tags.value(for: tagKey)
             availabilityZone = volume.availabilityZone
@@ -68,6 +81,18 @@ enum EC2Output {
             try container.encode(createTime, forKey: .createTime)
             try container.encode(attachments, forKey: .attachments)
             try container.encode(tags, forKey: .tags)
+            try container.encode(live, forKey: .live)
+            try container.encode(lineageState, forKey: .lineageState)
+            try container.encode(generation, forKey: .generation)
+        }
+
+        /// Describes every volume of `volumes`, deciding the live one per name among the
+        /// volumes listed (list a name completely to get its true live volume).
+        static func listing(_ volumes: [Volume], tagKey: String) -> [VolumeInfo] {
+            let byName = Dictionary(grouping: volumes.filter { $0.tags.value(for: tagKey) != nil },
+                                    by: { $0.tags.value(for: tagKey) ?? "" })
+            let liveIds = Set(byName.values.compactMap { VolumeLineage.decide($0).live?.volumeId })
+            return volumes.map { VolumeInfo($0, tagKey: tagKey, live: liveIds.contains($0.volumeId)) }
         }
     }
 

@@ -13,9 +13,11 @@ struct EC2EnsureVolumeCommand: AsyncParsableCommand {
         discussion: """
         Idempotent: run it at every boot. Prints {"action": "created" | "attached" | "reattached" | \
         "moved" | "already_attached", "volume_id", "availability_zone", "instance_id", "device", \
-        "nvme_device_by_id", …}. A volume still attached to a live instance is never taken over. A \
-        volume that exists only in another Availability Zone is copied here through a snapshot; the old \
-        one is kept and tagged spottrain:moved-to.
+        "nvme_device_by_id", …}. A volume held by a live instance is never taken over: this waits, up to \
+        --timeout, for that instance to stop or detach it, then fails (exit 1). A live volume in another \
+        Availability Zone is copied here through a fresh snapshot; the old one is kept, tagged \
+        spottrain:state=moved. Every step of such a move is recoverable: a later run from any zone \
+        finishes or undoes it (see Docs/SpotWorkflow.md).
         """
     )
 
@@ -36,7 +38,7 @@ struct EC2EnsureVolumeCommand: AsyncParsableCommand {
     @Option(name: .customLong("poll-interval"), help: "Seconds between state checks while waiting.")
     var pollInterval: Double = 5
 
-    @Option(name: .customLong("timeout"), help: "Seconds to wait for each volume state change.")
+    @Option(name: .customLong("timeout"), help: "Seconds to wait for each volume state change, and for a live holder to let go.")
     var timeout: Double = 300
 
     func validate() throws {
@@ -72,7 +74,11 @@ struct EC2DescribeVolumesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "describe-volumes",
         abstract: "List the volumes tagged spottrain:volume (or one name, or every volume).",
-        discussion: "Prints {\"volumes\": [{\"volume_id\", \"name\", \"availability_zone\", \"state\", \"attachments\", …}]}."
+        discussion: """
+        Prints {"volumes": [{"volume_id", "name", "availability_zone", "state", "attachments", "live", \
+        "lineage_state", "generation", …}]}. "live" is true for the one volume of each name that \
+        ensure-volume attaches (moved, retired, pending and duplicate volumes are false).
+        """
     )
 
     @OptionGroup var options: EC2Options
@@ -105,7 +111,7 @@ struct EC2DescribeVolumesCommand: AsyncParsableCommand {
             }
             let volumes = try await context.client.describeVolumes(filters: filters)
                 .sorted { ($0.createTime ?? .distantPast, $0.volumeId) < ($1.createTime ?? .distantPast, $1.volumeId) }
-            try EC2Output.print(Listing(volumes: volumes.map { EC2Output.VolumeInfo($0, tagKey: ec2VolumeTagKey) }))
+            try EC2Output.print(Listing(volumes: EC2Output.VolumeInfo.listing(volumes, tagKey: ec2VolumeTagKey)))
         }
     }
 }

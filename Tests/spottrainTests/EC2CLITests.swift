@@ -118,6 +118,7 @@ struct EC2CLIMotoTests {
         let volumes = try #require(try listed.json()["volumes"] as? [[String: Any]])
         #expect(volumes.map { $0["volume_id"] as? String } == [volumeId])
         #expect(volumes.first?["name"] as? String == name)
+        #expect(volumes.first?["live"] as? Bool == true)
         #expect((volumes.first?["attachments"] as? [[String: Any]])?.first?["instance_id"] as? String == first)
         // Without --name: every volume carrying the spottrain:volume tag, this one included.
         let project = try await ChildProcess.run(["ec2", "describe-volumes", "--endpoint", endpoint, "--region", "us-east-1"],
@@ -153,6 +154,15 @@ struct EC2CLIMotoTests {
         #expect((copy["tags"] as? [String: String])?["spottrain:volume"] == name)
         let old = try await Moto.volume(volumeId)
         #expect((old["tags"] as? [String: String])?["spottrain:moved-to"] == copyId)
+        #expect((old["tags"] as? [String: String])?["spottrain:state"] == "moved")
+        // describe-volumes names the copy, and only the copy, as the live volume of the name.
+        let afterMove = try await ChildProcess.run(["ec2", "describe-volumes", "--endpoint", endpoint,
+                                                    "--region", "us-east-1", "--name", name], environment: .hermetic)
+        #expect(afterMove.status == 0, "\(afterMove.stderr)")
+        let lineage = try #require(try afterMove.json()["volumes"] as? [[String: Any]])
+        let liveFlags = Dictionary(uniqueKeysWithValues: lineage.compactMap { entry in
+            (entry["volume_id"] as? String).map { ($0, entry["live"] as? Bool) } })
+        #expect(liveFlags == [copyId: true, volumeId: false])
 
         // 5. detach-volume finds the holder itself and waits.
         let detached = try await ChildProcess.run(["ec2", "detach-volume", copyId, "--endpoint", endpoint,

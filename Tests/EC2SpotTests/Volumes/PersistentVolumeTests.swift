@@ -14,6 +14,9 @@ import Testing
 
     func volumes(_ items: String...) -> String { X.describeVolumes(items) }
 
+    /// The holder token this manager writes at the test clock's start (makeToken = "token-1").
+    let claimToken = "i-me@2024-06-01T12:00:00Z#token-1"
+
     func attachedHere(_ id: String, az: String = "us-east-1a", tags: [(String, String)] = [("spottrain:volume", "data")]) -> String {
         X.volumeItem(id: id, az: az, state: "in-use",
                      attachments: [X.attachment(volumeId: id, instanceId: "i-me", state: "attached")], tags: tags)
@@ -24,176 +27,71 @@ import Testing
                                     instanceId: "i-me", availabilityZone: here)
     }
 
-    @Test func createsTagsAndAttachesWhenNoneExists() async throws {
+    @Test func secondRunIsANoOpThatWritesNothing() async throws {
         let transport = ScriptedEC2Transport()
-        transport.enqueue(xml: volumes(), for: "DescribeVolumes")
-        transport.enqueue(xml: X.createVolume(id: "vol-new"), for: "CreateVolume")
-        // Eventual consistency: the new volume is briefly unknown.
-        transport.enqueue(status: 400, xml: X.ec2Error(code: "InvalidVolume.NotFound", message: "The volume 'vol-new' does not exist."), for: "DescribeVolumes")
-        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-new")), for: "DescribeVolumes")
-        transport.enqueue(xml: X.attachmentResponse("AttachVolume", volumeId: "vol-new", instanceId: "i-me", state: "attaching"), for: "AttachVolume")
-        transport.enqueue(xml: volumes(attachedHere("vol-new")), for: "DescribeVolumes")
-
-        let result = try await ensure(manager(transport))
-        #expect(result.action == .created)
-        #expect(result.volume.volumeId == "vol-new")
-        #expect(transport.actions == ["DescribeVolumes", "CreateVolume", "DescribeVolumes", "DescribeVolumes",
-                                      "AttachVolume", "DescribeVolumes"])
-        let search = ScriptedEC2Transport.parameters(transport.requests[0])
-        #expect(search["Filter.1.Name"] == "tag:spottrain:volume")
-        #expect(search["Filter.1.Value.1"] == "data")
-        let create = ScriptedEC2Transport.parameters(transport.requests[1])
-        #expect(create["AvailabilityZone"] == here)
-        #expect(create["Size"] == "100")
-        #expect(create["VolumeType"] == "gp3")
-        #expect(create["ClientToken"] == "token-1")
-        #expect(create["TagSpecification.1.ResourceType"] == "volume")
-        #expect(create["TagSpecification.1.Tag.1.Key"] == "spottrain:volume")
-        #expect(create["TagSpecification.1.Tag.1.Value"] == "data")
-        let attach = ScriptedEC2Transport.parameters(transport.requests[4])
-        #expect(attach["InstanceId"] == "i-me")
-        #expect(attach["Device"] == "/dev/xvdb")
-        #expect(transport.pending == 0)
-    }
-
-    @Test func secondRunIsANoOp() async throws {
-        let transport = ScriptedEC2Transport()
-        transport.enqueue(xml: volumes(attachedHere("vol-1")), for: "DescribeVolumes")
+        let mine = attachedHere("vol-1", tags: [("spottrain:volume", "data"), ("spottrain:state", "live"),
+                                                ("spottrain:holder", "i-me@2024-06-01T11:00:00Z#abc")])
+        for _ in 0..<4 { transport.enqueue(xml: volumes(mine), for: "DescribeVolumes") }
         let result = try await ensure(manager(transport))
         #expect(result.action == .alreadyAttached)
         #expect(result.volume.volumeId == "vol-1")
-        #expect(transport.actions == ["DescribeVolumes"])
-    }
-
-    @Test func attachesAFreeVolumeInThisZone() async throws {
-        let transport = ScriptedEC2Transport()
-        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1")), for: "DescribeVolumes")
-        transport.enqueue(xml: X.attachmentResponse("AttachVolume", volumeId: "vol-1", instanceId: "i-me", state: "attaching"), for: "AttachVolume")
-        transport.enqueue(xml: volumes(attachedHere("vol-1")), for: "DescribeVolumes")
-        let result = try await ensure(manager(transport))
-        #expect(result.action == .attached)
-        #expect(transport.actions == ["DescribeVolumes", "AttachVolume", "DescribeVolumes"])
-    }
-
-    @Test func detachesFromADeadInstanceAndReattaches() async throws {
-        let transport = ScriptedEC2Transport()
-        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1", state: "in-use", attachments: [
-            X.attachment(volumeId: "vol-1", instanceId: "i-old", state: "attached")])), for: "DescribeVolumes")
-        transport.enqueue(xml: X.describeInstances([X.instanceItem(id: "i-old", state: "terminated", code: 48)]), for: "DescribeInstances")
-        transport.enqueue(xml: X.attachmentResponse("DetachVolume", volumeId: "vol-1", instanceId: "i-old", state: "detaching"), for: "DetachVolume")
-        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1")), for: "DescribeVolumes")
-        transport.enqueue(xml: X.attachmentResponse("AttachVolume", volumeId: "vol-1", instanceId: "i-me", state: "attaching"), for: "AttachVolume")
-        transport.enqueue(xml: volumes(attachedHere("vol-1")), for: "DescribeVolumes")
-
-        let result = try await ensure(manager(transport))
-        #expect(result.action == .reattached(previousInstanceId: "i-old"))
-        #expect(transport.actions == ["DescribeVolumes", "DescribeInstances", "DetachVolume", "DescribeVolumes",
-                                      "AttachVolume", "DescribeVolumes"])
-        let detach = ScriptedEC2Transport.parameters(transport.requests[2])
-        #expect(detach["InstanceId"] == "i-old")
-        #expect(detach["Force"] == nil)
+        #expect(transport.actions == ["DescribeVolumes", "DescribeVolumes", "DescribeVolumes", "DescribeVolumes"])
+        #expect(transport.pending == 0)
     }
 
     @Test func forcesTheDetachWhenAPlainOneHangs() async throws {
         let transport = ScriptedEC2Transport()
+        let busy = [X.attachment(volumeId: "vol-1", instanceId: "i-old", state: "busy")]
+        let claimed: [(String, String)] = [("spottrain:volume", "data"), ("spottrain:holder", claimToken)]
         let stuck = X.volumeItem(id: "vol-1", state: "in-use", attachments: [
-            X.attachment(volumeId: "vol-1", instanceId: "i-old", state: "detaching")])
-        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1", state: "in-use", attachments: [
-            X.attachment(volumeId: "vol-1", instanceId: "i-old", state: "busy")])), for: "DescribeVolumes")
-        transport.enqueue(status: 400, xml: X.ec2Error(code: "InvalidInstanceID.NotFound", message: "The instance ID 'i-old' does not exist"), for: "DescribeInstances")
+            X.attachment(volumeId: "vol-1", instanceId: "i-old", state: "detaching")], tags: claimed)
+        let notFound = X.ec2Error(code: "InvalidInstanceID.NotFound", message: "The instance ID 'i-old' does not exist")
+        // Decide, then claim: read, check the holder, tag, settle, read back.
+        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1", state: "in-use", attachments: busy)), for: "DescribeVolumes")
+        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1", state: "in-use", attachments: busy)), for: "DescribeVolumes")
+        transport.enqueue(status: 400, xml: notFound, for: "DescribeInstances")
+        transport.enqueue(xml: X.returnTrue("CreateTags"), for: "CreateTags")
+        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1", state: "in-use", attachments: busy, tags: claimed)), for: "DescribeVolumes")
+        // Decide again under the claim; detach from the dead instance (plain, then forced).
+        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1", state: "in-use", attachments: busy, tags: claimed)), for: "DescribeVolumes")
+        transport.enqueue(status: 400, xml: notFound, for: "DescribeInstances")
         transport.enqueue(xml: X.attachmentResponse("DetachVolume", volumeId: "vol-1", instanceId: "i-old", state: "detaching"), for: "DetachVolume")
-        for _ in 0..<3 { transport.enqueue(xml: volumes(stuck), for: "DescribeVolumes") }   // t = 0, 5, 10
+        for _ in 0..<3 { transport.enqueue(xml: volumes(stuck), for: "DescribeVolumes") }
         transport.enqueue(xml: X.attachmentResponse("DetachVolume", volumeId: "vol-1", instanceId: "i-old", state: "detaching"), for: "DetachVolume")
-        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1")), for: "DescribeVolumes")
+        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1", tags: claimed)), for: "DescribeVolumes")
+        // Attach token, attach, wait, and check it is still the live one.
+        transport.enqueue(xml: X.returnTrue("CreateTags"), for: "CreateTags")
         transport.enqueue(xml: X.attachmentResponse("AttachVolume", volumeId: "vol-1", instanceId: "i-me", state: "attaching"), for: "AttachVolume")
-        transport.enqueue(xml: volumes(attachedHere("vol-1")), for: "DescribeVolumes")
+        transport.enqueue(xml: volumes(attachedHere("vol-1", tags: claimed)), for: "DescribeVolumes")
+        transport.enqueue(xml: volumes(attachedHere("vol-1", tags: claimed)), for: "DescribeVolumes")
 
         let result = try await ensure(manager(transport, volumeTimeout: .seconds(10)))
         #expect(result.action == .reattached(previousInstanceId: "i-old"))
-        let detaches = transport.requests.filter { ScriptedEC2Transport.parameters($0)["Action"] == "DetachVolume" }
-            .map(ScriptedEC2Transport.parameters)
+        let params = transport.requests.map(ScriptedEC2Transport.parameters)
+        let detaches = params.filter { $0["Action"] == "DetachVolume" }
         #expect(detaches.map { $0["Force"] } == [nil, "true"])
         #expect(detaches.allSatisfy { $0["InstanceId"] == "i-old" })
+        let tags = params.filter { $0["Action"] == "CreateTags" }
+        #expect(tags.map { $0["Tag.1.Key"] } == ["spottrain:holder", "spottrain:attached"])
+        #expect(tags.first?["Tag.1.Value"] == claimToken)
         #expect(transport.pending == 0)
     }
 
-    @Test func refusesToStealFromALiveInstance() async {
+    @Test func waitsForALiveHolderThenFailsWithoutTouchingTheVolume() async {
         let transport = ScriptedEC2Transport()
-        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-1", state: "in-use", attachments: [
-            X.attachment(volumeId: "vol-1", instanceId: "i-busy", state: "attached")])), for: "DescribeVolumes")
-        transport.enqueue(xml: X.describeInstances([X.instanceItem(id: "i-busy", state: "running")]), for: "DescribeInstances")
-        let error = await #expect(throws: PersistentVolumeError.self) { try await ensure(manager(transport)) }
-        #expect(error == .attachedToLiveInstance(volumeId: "vol-1", instanceId: "i-busy", state: "running"))
+        let held = X.volumeItem(id: "vol-1", state: "in-use", attachments: [
+            X.attachment(volumeId: "vol-1", instanceId: "i-busy", state: "attached")])
+        for _ in 0..<4 { transport.enqueue(xml: volumes(held), for: "DescribeVolumes") }
+        for _ in 0..<3 {
+            transport.enqueue(xml: X.describeInstances([X.instanceItem(id: "i-busy", state: "running")]), for: "DescribeInstances")
+        }
+        let clock = EC2TestClock()
+        let error = await #expect(throws: PersistentVolumeError.self) {
+            try await ensure(manager(transport, clock: clock, volumeTimeout: .seconds(10)))
+        }
+        #expect(error == .heldByLiveInstance(volumeId: "vol-1", instanceId: "i-busy", state: "running"))
+        #expect(clock.sleeps == [.seconds(5), .seconds(5)], "polled until the timeout")
         #expect(!transport.actions.contains("DetachVolume"))
-    }
-
-    @Test func movesAVolumeFromAnotherZoneThroughASnapshot() async throws {
-        let transport = ScriptedEC2Transport()
-        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-old", az: "us-east-1b", size: 120)), for: "DescribeVolumes")
-        transport.enqueue(xml: X.describeSnapshots([]), for: "DescribeSnapshots")
-        transport.enqueue(xml: X.createSnapshot(id: "snap-1", volumeId: "vol-old"), for: "CreateSnapshot")
-        transport.enqueue(xml: X.describeSnapshots([("snap-1", "vol-old", "pending")]), for: "DescribeSnapshots")
-        transport.enqueue(xml: X.describeSnapshots([("snap-1", "vol-old", "completed")]), for: "DescribeSnapshots")
-        transport.enqueue(xml: X.createVolume(id: "vol-new", size: 120, snapshotId: "snap-1"), for: "CreateVolume")
-        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-new", size: 120)), for: "DescribeVolumes")
-        transport.enqueue(xml: X.returnTrue("CreateTags"), for: "CreateTags")
-        transport.enqueue(xml: X.attachmentResponse("AttachVolume", volumeId: "vol-new", instanceId: "i-me", state: "attaching"), for: "AttachVolume")
-        transport.enqueue(xml: volumes(attachedHere("vol-new")), for: "DescribeVolumes")
-
-        let result = try await ensure(manager(transport))
-        #expect(result.action == .moved(fromVolumeId: "vol-old", fromAvailabilityZone: "us-east-1b", snapshotId: "snap-1"))
-        #expect(result.volume.volumeId == "vol-new")
-        #expect(transport.actions == ["DescribeVolumes", "DescribeSnapshots", "CreateSnapshot", "DescribeSnapshots",
-                                      "DescribeSnapshots", "CreateVolume", "DescribeVolumes", "CreateTags",
-                                      "AttachVolume", "DescribeVolumes"])
-        let params = transport.requests.map(ScriptedEC2Transport.parameters)
-        #expect(params[1]["Filter.1.Name"] == "tag:spottrain:source-volume")
-        #expect(params[1]["Filter.1.Value.1"] == "vol-old")
-        #expect(params[2]["VolumeId"] == "vol-old")
-        let create = params[5]
-        #expect(create["SnapshotId"] == "snap-1")
-        #expect(create["AvailabilityZone"] == here)
-        #expect(create["Size"] == "120")  // never smaller than the source
-        #expect(create["TagSpecification.1.Tag.1.Key"] == "spottrain:volume")
-        #expect(create["TagSpecification.1.Tag.1.Value"] == "data")
-        let mark = params[7]
-        #expect(mark["ResourceId.1"] == "vol-old")
-        #expect(mark["Tag.1.Key"] == "spottrain:moved-to")
-        #expect(mark["Tag.1.Value"] == "vol-new")
-        #expect(!transport.actions.contains("DeleteVolume"))
-    }
-
-    @Test func movedVolumesAreIgnoredAfterwards() async throws {
-        let transport = ScriptedEC2Transport()
-        transport.enqueue(xml: volumes(
-            X.volumeItem(id: "vol-old", az: "us-east-1b", tags: [("spottrain:volume", "data"), ("spottrain:moved-to", "vol-new")]),
-            attachedHere("vol-new")), for: "DescribeVolumes")
-        let result = try await ensure(manager(transport))
-        #expect(result.action == .alreadyAttached)
-        #expect(result.volume.volumeId == "vol-new")
-    }
-
-    @Test func reusesASnapshotFromAnInterruptedMove() async throws {
-        let transport = ScriptedEC2Transport()
-        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-old", az: "us-east-1c")), for: "DescribeVolumes")
-        transport.enqueue(xml: X.describeSnapshots([("snap-9", "vol-old", "completed")]), for: "DescribeSnapshots")
-        transport.enqueue(xml: X.createVolume(id: "vol-new", snapshotId: "snap-9"), for: "CreateVolume")
-        transport.enqueue(xml: volumes(X.volumeItem(id: "vol-new")), for: "DescribeVolumes")
-        transport.enqueue(xml: X.returnTrue("CreateTags"), for: "CreateTags")
-        transport.enqueue(xml: X.attachmentResponse("AttachVolume", volumeId: "vol-new", instanceId: "i-me", state: "attaching"), for: "AttachVolume")
-        transport.enqueue(xml: volumes(attachedHere("vol-new")), for: "DescribeVolumes")
-        let result = try await ensure(manager(transport))
-        #expect(result.action == .moved(fromVolumeId: "vol-old", fromAvailabilityZone: "us-east-1c", snapshotId: "snap-9"))
-        #expect(!transport.actions.contains("CreateSnapshot"))
-    }
-
-    @Test func prefersTheVolumeAlreadyAttachedHereOverOlderDuplicates() async throws {
-        let transport = ScriptedEC2Transport()
-        transport.enqueue(xml: volumes(
-            X.volumeItem(id: "vol-older", createTime: "2024-01-01T00:00:00.000Z"),
-            attachedHere("vol-mine")), for: "DescribeVolumes")
-        let result = try await ensure(manager(transport))
-        #expect(result.action == .alreadyAttached)
-        #expect(result.volume.volumeId == "vol-mine")
+        #expect(!transport.actions.contains("CreateTags"))
     }
 }
