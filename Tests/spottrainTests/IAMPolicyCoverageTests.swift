@@ -136,7 +136,11 @@ struct IAMPolicyCoverageTests {
             let allowed = Set(statements.map(\.action))
             #expect(!sent.isEmpty)
             #expect(sent.isSubset(of: allowed), "\(file) lacks \(sent.subtracting(allowed).sorted())")
-            for statement in statements {
+            // DeleteVolume is sent only when a run undoes a move that died before its commit
+            // (the uncommitted `pending` copy); PersistentVolumeMotoTests' fault sweep sends it.
+            // This happy-path session never does.
+            let recoveryOnly: Set<String> = ["DeleteVolume"]
+            for statement in statements where !recoveryOnly.contains(statement.action) {
                 let needs = statement.impliedBy.isEmpty ? [statement.action] : statement.impliedBy
                 #expect(Set(needs).isSubset(of: sent),
                         "\(file) allows \(statement.action), but \(needs) is never sent by its principal")

@@ -16,7 +16,7 @@ struct PersistentVolumeMotoTests {
     var endpoint: URL { Moto.endpoint! }
 
     /// One session for the whole suite (a URLSession per client would pile up threads).
-    static let shared = URLSessionTransport()
+    static let shared = AsyncHTTPClientTransport.aws()
 
     func client(failAfter: Int? = nil) -> (EC2Client, FaultInjectingTransport) {
         let transport = FaultInjectingTransport(Self.shared, failAfter: failAfter)
