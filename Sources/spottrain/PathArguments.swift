@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SpotTrain
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -71,13 +72,13 @@ enum PathArguments {
         let type = info.st_mode & S_IFMT
         switch kind {
         case .inputFile, .outputFile:
-            guard type == S_IFREG else { return "is \(describe(type)), not a regular file" }
+            guard type == S_IFREG else { return "is \(POSIXCheckpointFileSystem.fileKind(type)), not a regular file" }
             if kind == .outputFile, access(path, W_OK) != 0 {
                 return "is not writable: \(String(cString: strerror(errno)))"
             }
             return nil
         case .inputDirectory, .directory:
-            return type == S_IFDIR ? nil : "is \(describe(type)), not a directory"
+            return type == S_IFDIR ? nil : "is \(POSIXCheckpointFileSystem.fileKind(type)), not a directory"
         }
     }
 
@@ -89,23 +90,11 @@ enum PathArguments {
             return "its directory \(directory) does not exist"
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            return "its directory \(directory) is \(describe(info.st_mode & S_IFMT)), not a directory"
+            return "its directory \(directory) is \(POSIXCheckpointFileSystem.fileKind(info.st_mode)), not a directory"
         }
         guard access(directory, W_OK | X_OK) == 0 else {
             return "its directory \(directory) is not writable: \(String(cString: strerror(errno)))"
         }
         return nil
-    }
-
-    private static func describe(_ type: mode_t) -> String {
-        switch type {
-        case S_IFREG: return "a regular file"
-        case S_IFDIR: return "a directory"
-        case S_IFIFO: return "a FIFO"
-        case S_IFSOCK: return "a socket"
-        case S_IFCHR: return "a character device"
-        case S_IFBLK: return "a block device"
-        default: return "a special file"
-        }
     }
 }

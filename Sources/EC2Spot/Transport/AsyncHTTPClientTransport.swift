@@ -130,7 +130,8 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
         let prepared = try Self.makeClientRequest(request, closesConnection: closesConnection)
         let limit = maximumResponseBytes
         let timeout = request.timeout
-        let host = request.url.host ?? "?"
+        // Named with its port in messages, so a user sees which endpoint failed.
+        let host = request.url.host.map { name in request.url.port.map { "\(name):\($0)" } ?? name } ?? "?"
         let isHead = request.method.uppercased() == "HEAD"
         do {
             return try await withThrowingTaskGroup(of: HTTPResponse?.self) { group in

@@ -34,7 +34,7 @@ final class ReadOnlyFile {
             throw IDXError(.readFailed, path: path, message: "cannot open: \(ReadOnlyFile.describe(errno: code))")
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw IDXError(.readFailed, path: path, message: "\(ReadOnlyFile.kind(info.st_mode)), not a regular file")
+            throw IDXError(.readFailed, path: path, message: "\(POSIXCheckpointFileSystem.fileKind(info.st_mode)), not a regular file")
         }
         var fd: Int32
         repeat {
@@ -54,22 +54,10 @@ final class ReadOnlyFile {
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw IDXError(.readFailed, path: path, message: "\(ReadOnlyFile.kind(info.st_mode)), not a regular file")
+            throw IDXError(.readFailed, path: path, message: "\(POSIXCheckpointFileSystem.fileKind(info.st_mode)), not a regular file")
         }
         self.descriptor = fd
         self.size = Int(info.st_size)
-    }
-
-    /// "a FIFO", "a directory", … for messages.
-    static func kind(_ mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFDIR: return "a directory"
-        case S_IFIFO: return "a FIFO"
-        case S_IFSOCK: return "a socket"
-        case S_IFCHR: return "a character device"
-        case S_IFBLK: return "a block device"
-        default: return "a special file"
-        }
     }
 
     deinit { close(descriptor) }
