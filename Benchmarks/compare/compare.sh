@@ -101,7 +101,15 @@ if (( THREADS < $(nproc) )); then PIN=(taskset -c "0-$((THREADS - 1))"); fi
   echo "swift=\"$(swift --version 2>&1 | head -1)\""
   echo "openblas=\"$(dpkg-query -W -f '${Version}' libopenblas0-pthread 2>/dev/null || echo unknown)\""
   echo "spottrain=$SPOTTRAIN commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  "$PY" -c "import torch, tensorflow, keras, numpy; print(f'torch={torch.__version__} tensorflow={tensorflow.__version__} keras={keras.__version__} numpy={numpy.__version__}')" 2>/dev/null
+  "$PY" -c "
+import importlib
+found = []
+for name in ('torch', 'tensorflow', 'keras', 'jax', 'numpy'):
+    try:
+        found.append(f'{name}={importlib.import_module(name).__version__}')
+    except ImportError:
+        pass
+print(' '.join(found))" 2>/dev/null
   echo "load_begin=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
 } > "$OUT/environment.txt"
 cat "$OUT/environment.txt"
