@@ -26,17 +26,8 @@ struct SigV4Vector: Decodable, CustomTestStringConvertible, Sendable {
         return try EC2Fixtures.load("sigv4_vectors.json", as: File.self).vectors
     }
 
-    /// The vector's `amzDate` as a `Date` (parsed by hand, no formatter).
-    var date: Date {
-        let digits = Array(amzDate.utf8)
-        func number(_ range: Range<Int>) -> Int { Int(String(decoding: digits[range], as: UTF8.self))! }
-        var components = DateComponents()
-        components.year = number(0..<4); components.month = number(4..<6); components.day = number(6..<8)
-        components.hour = number(9..<11); components.minute = number(11..<13); components.second = number(13..<15)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar.date(from: components)!
-    }
+    /// The vector's `amzDate` as a `Date`.
+    var date: Date { EC2Fixtures.date(amzDate: amzDate) }
 
     var request: HTTPRequest {
         HTTPRequest(method: "POST", url: URL(string: url)!,
