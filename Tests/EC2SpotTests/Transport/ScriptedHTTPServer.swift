@@ -20,6 +20,9 @@ final class ScriptedHTTPServer: @unchecked Sendable {
         case conversation([[UInt8]])
         /// Reads the request and then says nothing until the server stops.
         case neverRespond
+        /// Reads the request, writes these bytes (a head and part of a body, say), then says
+        /// nothing more until the server stops: a stall that no scheduling delay can end early.
+        case respondThenStall([UInt8])
         /// Listens but never accepts (so the accept queue fills up).
         case neverAccept
         /// Reads the request, writes `head`, then writes `chunk` up to `count` times (stopping
@@ -197,6 +200,9 @@ final class ScriptedHTTPServer: @unchecked Sendable {
                 guard sendAll(client, reply) else { return }
             }
         case .neverRespond:
+            while !isStopped { usleep(5000) }
+        case .respondThenStall(let bytes):
+            sendAll(client, bytes)
             while !isStopped { usleep(5000) }
         case .neverAccept:
             break
