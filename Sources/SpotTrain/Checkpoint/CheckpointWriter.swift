@@ -86,6 +86,24 @@ public struct CheckpointWriter: Sendable {
     /// - Throws: ``CheckpointError`` (code ``CheckpointError/Code/io`` for system failures)
     ///   naming the file.
     public func write(_ checkpoint: Checkpoint, to path: String) throws {
+        try writeAtomically(to: path) { sink in try emit(checkpoint, sink) }
+    }
+
+    /// Writes the bytes of a complete checkpoint file (for example one downloaded from a
+    /// ``CheckpointStore`` and verified) durably and atomically to `path`, exactly as
+    /// ``write(_:to:)`` writes an encoded checkpoint.
+    /// - Parameters:
+    ///   - bytes: The file's bytes.
+    ///   - path: The final file name.
+    /// - Throws: ``CheckpointError`` naming the file.
+    public func write(bytes: [UInt8], to path: String) throws {
+        try writeAtomically(to: path) { sink in try bytes.withUnsafeBytes { try sink($0) } }
+    }
+
+    /// Temp file, write what `produce` hands its sink (buffered), fsync, close, rename,
+    /// fsync the directory; the temporary file is removed on any failure before the rename.
+    private func writeAtomically(to path: String,
+                                 _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let (directory, name) = CheckpointWriter.split(path)
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let temporary = directory + "/." + name + ".tmp-\(getpid())-" + suffix
@@ -100,7 +118,7 @@ public struct CheckpointWriter: Sendable {
             let fs = fileSystem
             var pending: [UInt8] = []
             pending.reserveCapacity(1 << 16)
-            try emit(checkpoint) { piece in
+            try produce { piece in
                 if pending.count + piece.count <= 1 << 16 {
                     pending.append(contentsOf: piece)
                 } else {
