@@ -21,6 +21,10 @@
 /// run diverged) if one holds a non-finite value. Such a refusal is not a save failure: the
 /// good checkpoints on disk are the ones to keep.
 ///
+/// With a ``CheckpointMirror``, every checkpoint written is handed to it for upload (off the
+/// training thread), and `trainEnd` waits until the final checkpoint is stored
+/// (``finalUpload`` tells how that went).
+///
 /// With ``SpotInterruption``, register only the `SpotInterruption` (it drives this object:
 /// its regular saves and the emergency save on a notice).
 public final class ModelCheckpoint: Callback {
@@ -44,6 +48,12 @@ public final class ModelCheckpoint: Callback {
     public let saveOnTrainEnd: Bool
     /// Rethrow save errors (aborting training) instead of logging them.
     public let failOnError: Bool
+    /// Where checkpoints are copied after each save, if anywhere.
+    public let mirror: CheckpointMirror?
+
+    /// What became of the upload of the last checkpoint, once `trainEnd` has waited for it
+    /// (nil without a mirror, or before the end).
+    public private(set) var finalUpload: CheckpointMirror.UploadResult?
 
     /// The last file written successfully.
     public private(set) var lastSaved: CheckpointFile?
@@ -77,11 +87,12 @@ public final class ModelCheckpoint: Callback {
     ///   - keep: Keep the newest K checkpoints.
     ///   - saveOnTrainEnd: Save when training ends (default `true`).
     ///   - failOnError: Abort training on a failed save (default `false`: log and go on).
+    ///   - mirror: Copies every checkpoint written to a store (default none).
     ///   - log: Receives one line per save, warning or error (default: standard error).
     public init(directory: CheckpointDirectory, everyEpoch: Bool = true, everySteps: Int? = nil,
                 everySeconds: Double? = nil, saveBestOnly: Bool = false, monitor: String = "val_loss",
                 mode: EarlyStopping.Mode? = nil, keep: Int? = nil, saveOnTrainEnd: Bool = true,
-                failOnError: Bool = false, log: ((String) -> Void)? = nil) {
+                failOnError: Bool = false, mirror: CheckpointMirror? = nil, log: ((String) -> Void)? = nil) {
         precondition(everySteps == nil || everySteps! > 0, "ModelCheckpoint: everySteps must be positive")
         precondition(everySeconds == nil || everySeconds! > 0, "ModelCheckpoint: everySeconds must be positive")
         precondition(keep == nil || keep! > 0, "ModelCheckpoint: keep must be positive")
@@ -95,6 +106,7 @@ public final class ModelCheckpoint: Callback {
         self.keep = keep
         self.saveOnTrainEnd = saveOnTrainEnd
         self.failOnError = failOnError
+        self.mirror = mirror
         self.log = log ?? { writeToStandardError("spottrain: " + $0 + "\n") }
     }
 
@@ -127,11 +139,24 @@ public final class ModelCheckpoint: Callback {
     }
 
     public func trainEnd(_ context: TrainingContext) throws {
-        guard !context.hasDiverged else { return }
-        guard saveOnTrainEnd, lastSaved?.globalStep != context.globalStep || lastError != nil else { return }
         // A best-only run keeps only improvements; the final state is saved regardless, as
         // the position to continue from.
-        try attemptSave(context)
+        if !context.hasDiverged, saveOnTrainEnd, lastSaved?.globalStep != context.globalStep || lastError != nil {
+            try attemptSave(context)
+        }
+        waitForFinalUpload()
+    }
+
+    /// Blocks until the mirror has stored (or failed to store) the newest checkpoint this
+    /// object wrote, and records the result in ``finalUpload``. Does nothing without a
+    /// mirror or a checkpoint.
+    public func waitForFinalUpload() {
+        guard let mirror, let last = lastSaved else { return }
+        let result = mirror.wait(for: last)
+        finalUpload = result
+        if case .failed(let reason) = result {
+            log("error: the final checkpoint \(last.path) is not in \(mirror.store.location): \(reason)")
+        }
     }
 
     private func attemptSave(_ context: TrainingContext) throws {
@@ -192,6 +217,7 @@ public final class ModelCheckpoint: Callback {
         totalSaveSeconds += seconds
         saveCount += 1
         lastSaveTime = clock.now
+        mirror?.enqueue(file)
         if let keep {
             do {
                 _ = try directory.prune(keep: keep, protecting: file)

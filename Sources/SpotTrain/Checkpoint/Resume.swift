@@ -27,6 +27,13 @@ public struct ResumePoint {
     public var replacedHyperparameters: [ReplacedHyperparameter]
     /// Newer files that were skipped, and why.
     public var skipped: [SkippedCheckpoint]
+    /// Where the checkpoint was downloaded from (`s3://BUCKET/PREFIX/NAME`), when it came
+    /// from a ``CheckpointStore`` rather than the local directory (``file`` is then the
+    /// verified local copy).
+    public var downloadedFrom: String? = nil
+
+    /// Where the checkpoint was read from, for summaries: ``downloadedFrom``, else the file's path.
+    public var source: String { downloadedFrom ?? file.path }
 }
 
 /// Resuming from the newest good checkpoint in a directory.

@@ -34,6 +34,12 @@ import Foundation
 ///
 /// With `saveOnRebalance`, a rebalance recommendation triggers one early checkpoint (if
 /// none exists at this step) and training continues.
+///
+/// With a ``ModelCheckpoint/mirror``, the emergency checkpoint's upload is awaited before the
+/// loop is asked to stop, until `uploadMargin` seconds before the deadline (or for
+/// `uploadWaitWithoutDeadline` seconds after a signal, which has none); ``Report/upload``
+/// says whether it is in the store. If it does not fit, the run stops with the local
+/// checkpoint (which a restart on the same disk resumes from).
 public final class SpotInterruption: Callback {
     /// What happened to the checkpoint when an interruption was handled.
     public enum Outcome: Sendable, Equatable {
@@ -62,6 +68,11 @@ public final class SpotInterruption: Callback {
         /// written, or failed) to the deadline of ``request``: positive when handling ended
         /// before the deadline, negative after it; `nil` when the request has no deadline.
         public var secondsBeforeDeadline: Double?
+        /// What became of the checkpoint's upload to the mirror (nil without a mirror or
+        /// without a checkpoint).
+        public var upload: CheckpointMirror.UploadResult?
+        /// Seconds spent waiting for that upload.
+        public var uploadWaitSeconds: Double = 0
 
         /// Whether a checkpoint at ``globalStep`` exists, so that a restart loses nothing.
         public var checkpointIsCurrent: Bool {
@@ -102,6 +113,12 @@ public final class SpotInterruption: Callback {
 
     /// The checkpoint the run resumed from: it already holds the state at its step.
     public let resumedCheckpoint: CheckpointFile?
+    /// Seconds before the deadline at which waiting for the emergency upload stops (left
+    /// for exiting).
+    public let uploadMargin: Double
+    /// How long to wait for the emergency upload after a request without a deadline (a
+    /// signal), in seconds.
+    public let uploadWaitWithoutDeadline: Double
 
     private var handledRebalance: InterruptionRequest?
     private let now: () -> Date
@@ -116,10 +133,17 @@ public final class SpotInterruption: Callback {
     ///   - saveOnRebalance: Checkpoint early on a rebalance recommendation (default `true`).
     ///   - resumedCheckpoint: The checkpoint the run resumed from, if any; an interruption
     ///     before the first batch reuses it instead of writing the same state again.
+    ///   - uploadMargin: With a mirror, stop waiting for the emergency upload this many
+    ///     seconds before the deadline (default 5).
+    ///   - uploadWaitWithoutDeadline: With a mirror, wait this long for the emergency upload
+    ///     after a signal (default 30 s; systemd's stop timeout is 90 s).
     ///   - now: The wall clock that deadlines are compared with (injectable for tests).
     ///   - log: Receives one line per decision (default: standard error).
     public init(source: any InterruptionSource, checkpoint: ModelCheckpoint, saveOnRebalance: Bool = true,
-                resumedCheckpoint: CheckpointFile? = nil, now: @escaping () -> Date = { Date() }, log: ((String) -> Void)? = nil) {
+                resumedCheckpoint: CheckpointFile? = nil, uploadMargin: Double = 5, uploadWaitWithoutDeadline: Double = 30,
+                now: @escaping () -> Date = { Date() }, log: ((String) -> Void)? = nil) {
+        self.uploadMargin = uploadMargin
+        self.uploadWaitWithoutDeadline = uploadWaitWithoutDeadline
         self.source = source
         self.checkpoint = checkpoint
         self.saveOnRebalance = saveOnRebalance
@@ -220,6 +244,23 @@ public final class SpotInterruption: Callback {
         }
         report = Report(request: acted, globalStep: step, handledAt: handledAt, outcome: outcome, checkpoint: file,
                         secondsBeforeDeadline: margin)
+        if let mirror = checkpoint.mirror, let file {
+            let waitStart = clock.now
+            let budget = margin.map { $0 - uploadMargin } ?? uploadWaitWithoutDeadline
+            let result = mirror.wait(for: file, timeout: max(0, budget))
+            report?.upload = result
+            report?.uploadWaitSeconds = waitStart.duration(to: clock.now).seconds
+            switch result {
+            case .uploaded(let stored):
+                log("interruption: checkpoint \(file.name) is in \(stored.location) "
+                    + String(format: "(waited %.3f s for the upload)", report?.uploadWaitSeconds ?? 0))
+            case .notQueued:
+                break
+            default:
+                log("warning: interruption: checkpoint \(file.name) is NOT in \(mirror.store.location) "
+                    + "(\(CheckpointMirror.describe(result))); exiting with the local checkpoint \(file.path)")
+            }
+        }
         context.requestStop(.interrupted, reason: "\(request.kind.rawValue) (\(request.reason))")
     }
 
