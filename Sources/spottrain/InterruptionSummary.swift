@@ -29,6 +29,13 @@ struct InterruptionSummary: Encodable {
     var checkpointSeconds: Double
     /// Seconds from detection to the summary being written, just before exit.
     var noticeToExitSeconds: Double
+    /// With an S3 store: what became of the checkpoint's upload (`uploaded`, `timed_out`,
+    /// `failed`, `not_queued`: it was already there); `null` without a store.
+    var upload: String?
+    /// Where the checkpoint was stored (`s3://…`), when `upload` is `uploaded`.
+    var uploadedTo: String?
+    /// Seconds spent waiting for the upload before exiting.
+    var uploadWaitSeconds: Double
 
     enum CodingKeys: String, CodingKey {
         case kind, reason, deadline, step, outcome
@@ -38,6 +45,9 @@ struct InterruptionSummary: Encodable {
         case checkpointSeconds = "checkpoint_seconds"
         case noticeToExitSeconds = "notice_to_exit_seconds"
         case secondsBeforeDeadline = "seconds_before_deadline"
+        case upload
+        case uploadedTo = "uploaded_to"
+        case uploadWaitSeconds = "upload_wait_seconds"
     }
 
     init(_ report: SpotInterruption.Report, exitAt: Date) {
@@ -52,6 +62,9 @@ struct InterruptionSummary: Encodable {
         checkpointCurrent = report.checkpointIsCurrent
         checkpointSeconds = report.checkpointSeconds
         noticeToExitSeconds = exitAt.timeIntervalSince(report.request.detectedAt)
+        upload = report.upload.map(CheckpointMirror.name(of:))
+        if case .uploaded(let stored) = report.upload { uploadedTo = stored.location } else { uploadedTo = nil }
+        uploadWaitSeconds = report.uploadWaitSeconds
     }
 
     func encode(to encoder: Encoder) throws {
@@ -67,5 +80,8 @@ struct InterruptionSummary: Encodable {
         try c.encode(checkpointCurrent, forKey: .checkpointCurrent)
         try c.encode(checkpointSeconds, forKey: .checkpointSeconds)
         try c.encode(noticeToExitSeconds, forKey: .noticeToExitSeconds)
+        try c.encode(upload, forKey: .upload)
+        try c.encode(uploadedTo, forKey: .uploadedTo)
+        try c.encode(uploadWaitSeconds, forKey: .uploadWaitSeconds)
     }
 }

@@ -5,10 +5,13 @@ import Foundation
 ///
 /// `status` is the ``TrainingStatus`` raw value (`completed`, `max_steps`, `stopped`,
 /// `interrupted`, `diverged`) or `save_failed` when the last save (or an interruption's
-/// emergency save) failed. Non-finite numbers (a diverged loss) are written as `null`.
+/// emergency save) failed, or `upload_failed` when the last checkpoint is on disk but could
+/// not be stored in the S3 store. Non-finite numbers (a diverged loss) are written as `null`.
 struct RunSummary: Encodable {
     /// The `status` of a run whose last save failed.
     static let saveFailedStatus = "save_failed"
+    /// The `status` of a run whose last checkpoint is not in its S3 store.
+    static let uploadFailedStatus = "upload_failed"
 
     var status: String
     var epochsCompleted: Int
@@ -35,6 +38,14 @@ struct RunSummary: Encodable {
     var stopReason: String? = nil
     /// What stopped an interrupted run (`null` otherwise); see ``InterruptionSummary``.
     var interruption: InterruptionSummary? = nil
+    /// The S3 store (`s3://BUCKET/PREFIX`), `null` without one.
+    var checkpointStore: String? = nil
+    /// Checkpoints this process uploaded to the store.
+    var uploads: Int = 0
+    /// Uploads that failed after every retry (the next checkpoint was uploaded as usual).
+    var uploadFailures: Int = 0
+    /// The newest checkpoint this process stored in the store (`s3://…`), `null` if none.
+    var checkpointUploaded: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case status
@@ -54,6 +65,10 @@ struct RunSummary: Encodable {
         case checkpointSaveSeconds = "checkpoint_save_seconds"
         case checkpointFailures = "checkpoint_failures"
         case stopReason = "stop_reason"
+        case checkpointStore = "checkpoint_store"
+        case uploads
+        case uploadFailures = "upload_failures"
+        case checkpointUploaded = "checkpoint_uploaded"
     }
 
     /// `value` if finite, else `nil` (JSON has no NaN or infinity).
@@ -85,6 +100,10 @@ struct RunSummary: Encodable {
         try c.encode(Self.finite(checkpointSaveSeconds), forKey: .checkpointSaveSeconds)
         try c.encode(checkpointFailures, forKey: .checkpointFailures)
         try c.encode(stopReason, forKey: .stopReason)
+        try c.encode(checkpointStore, forKey: .checkpointStore)
+        try c.encode(uploads, forKey: .uploads)
+        try c.encode(uploadFailures, forKey: .uploadFailures)
+        try c.encode(checkpointUploaded, forKey: .checkpointUploaded)
     }
 
     /// Writes the summary to `path` atomically (a temporary file in the same directory,

@@ -1,3 +1,4 @@
+import EC2Spot
 import SpotTrain
 
 /// How `spottrain train` ends: which errors a restart cannot fix, and how flags given on a
@@ -5,7 +6,9 @@ import SpotTrain
 extension TrainCommand {
     /// The exit status for an error that ended a run: 78 for what no restart can fix (bad or
     /// empty data files, a checkpoint of another model or run configuration), 1 for what may
-    /// be transient (I/O errors, a checkpoint directory that cannot be read).
+    /// be transient (I/O errors, a checkpoint directory that cannot be read, an S3 store that
+    /// cannot be reached). A store that refuses the run's requests (wrong secret, no such
+    /// bucket, access denied), missing credentials and a bad AWS configuration are 78.
     static func exitStatus(for error: Error) -> Int32 {
         switch error {
         case is MNISTError, is OptimizerStateError:
@@ -19,6 +22,11 @@ extension TrainCommand {
             case .signatureMismatch, .invalidMetadata: return ExitStatus.configuration
             default: return ExitStatus.failure
             }
+        case let error as CheckpointStoreError:
+            // A store that refuses (wrong secret, no such bucket, access denied) refuses again.
+            return error.code == .refused ? ExitStatus.configuration : ExitStatus.failure
+        case is CredentialsError, is EC2ConfigurationError:
+            return ExitStatus.configuration
         default:
             return ExitStatus.failure
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import SpotTrain
+import SpotTrainS3
 
 /// `spottrain train`: trains the MNIST CNN (the Keras mnist_cnn) with Adam.
 struct TrainCommand: ParsableCommand {
@@ -33,6 +34,17 @@ struct TrainCommand: ParsableCommand {
         error, including a path flag naming something of the wrong kind (a FIFO, a directory
         for a file, …); 78 configuration no restart can fix (bad or empty data files, a
         checkpoint of another model or batch size, a diverged run). See Docs/Training.md.
+
+        S3 store: --checkpoint-mirror s3://BUCKET/PREFIX uploads every checkpoint (off the
+        training thread; only the newest pending one if saves outpace the network), and a
+        resume takes the newest valid checkpoint of the directory and the bucket together.
+        --checkpoint-dir s3://BUCKET/PREFIX alone keeps the local side in a cache directory.
+        The store is checked before training: a refusal (wrong secret, no such bucket, access
+        denied) exits 78 naming the AWS error code. A run that exits 0 has its last checkpoint
+        in the bucket; an emergency save waits for its upload until 5 s before the notice's
+        deadline (30 s after a signal). Credentials and region come from the AWS CLI's chain
+        and variables (AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_PROFILE, …). See
+        Docs/Checkpoints.md.
         """
     )
 
@@ -80,8 +92,26 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("save-every-seconds"), help: "Also save a checkpoint when T seconds passed since the last.")
     var saveEverySeconds: Double?
 
-    @Option(help: "Keep only the newest K checkpoints.")
+    @Option(help: "Keep only the newest K checkpoints (in the S3 store too).")
     var keep: Int?
+
+    @Option(name: .customLong("checkpoint-mirror"),
+            help: "Also upload every checkpoint to s3://BUCKET/PREFIX, and resume from there too (needs --checkpoint-dir).")
+    var checkpointMirror: String?
+
+    @Option(name: .customLong("cache-dir"),
+            help: "With --checkpoint-dir s3://…: the local cache root (default $SPOTTRAIN_CACHE_DIR, else ~/.cache/spottrain).")
+    var cacheDir: String?
+
+    @Option(help: "AWS region of the S3 store (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, else IMDS).")
+    var region: String?
+
+    @Option(help: "Shared-config profile for the S3 store (default: AWS_PROFILE, else 'default').")
+    var profile: String?
+
+    @Option(name: .customLong("s3-endpoint"),
+            help: "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's, else AWS's).")
+    var s3Endpoint: String?
 
     @Flag(help: "Start from scratch: move existing checkpoints in --checkpoint-dir aside instead of resuming.")
     var fresh = false
@@ -119,6 +149,35 @@ struct TrainCommand: ParsableCommand {
         if checkpointDir == nil && (saveEverySteps != nil || saveEverySeconds != nil || keep != nil || fresh) {
             throw ValidationError("--save-every-steps, --save-every-seconds, --keep and --fresh need --checkpoint-dir")
         }
+        if checkpointMirror != nil {
+            guard let checkpointDir else {
+                throw ValidationError("--checkpoint-mirror needs --checkpoint-dir (the local directory checkpoints are written to first)")
+            }
+            guard !Self.isS3URL(checkpointDir) else {
+                throw ValidationError("--checkpoint-mirror needs a local --checkpoint-dir; with --checkpoint-dir s3://… drop --checkpoint-mirror")
+            }
+        }
+        if let url = storeURL {
+            guard Self.isS3URL(url) else {
+                throw ValidationError("--checkpoint-mirror must be an s3://BUCKET/PREFIX URL, got '\(url)'")
+            }
+            do {
+                _ = try S3CheckpointStore.parse(url)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        } else if region != nil || profile != nil || s3Endpoint != nil {
+            throw ValidationError("--region, --profile and --s3-endpoint need an S3 store (--checkpoint-mirror or --checkpoint-dir s3://…)")
+        }
+        if cacheDir != nil, !(checkpointDir.map(Self.isS3URL) ?? false) {
+            throw ValidationError("--cache-dir needs --checkpoint-dir s3://BUCKET/PREFIX")
+        }
+        if let s3Endpoint {
+            guard let url = URL(string: s3Endpoint), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+                  url.host != nil else {
+                throw ValidationError("--s3-endpoint must be an http:// or https:// URL with a host, got '\(s3Endpoint)'")
+            }
+        }
         if spot && checkpointDir == nil {
             throw ValidationError("--spot needs --checkpoint-dir: an interruption is only survivable with a checkpoint")
         }
@@ -148,8 +207,16 @@ struct TrainCommand: ParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         try checkPaths()
-        let directoryLock = try lockCheckpointDirectory()
+        let localDir = try localCheckpointDirectory()
+        let directoryLock = try localDir.map { try CheckpointDirectory(path: $0).lock() }
         defer { directoryLock?.release() }
+        // Store work (listing, downloads, uploads) runs on its own thread; see CheckpointMirror.
+        let storeThread = storeURL.map { _ in CheckpointStoreThread() }
+        var mirror: CheckpointMirror?
+        defer {
+            mirror?.stop()
+            storeThread?.shutdown()
+        }
         var signals: SignalInterruptionSource?
         var feed: SpotNoticeFeed?
         defer {
@@ -159,7 +226,7 @@ struct TrainCommand: ParsableCommand {
         // Handle signals and notices from the start: one arriving while the data and the
         // checkpoint load is acted on before the first batch.
         let flag = InterruptionFlag()
-        if checkpointDir != nil {
+        if localDir != nil {
             let signalSource = SignalInterruptionSource(flag: flag, onRepeat: { signal in
                 printNotice("interruption: \(SignalInterruptionSource.name(of: signal)) again: exiting now "
                             + "(checkpoints on disk are intact)")
@@ -177,6 +244,11 @@ struct TrainCommand: ParsableCommand {
             }
         }
         Threading.configure(threads: threads)
+        // The store is checked before the data loads: a refusal costs nothing.
+        let store = try storeURL.map { try openStore($0, thread: storeThread!) }
+        if let store {
+            printNotice("checkpoint store: \(store.location) (checked: credentials, bucket, a test write)")
+        }
         var (trainSet, testSet) = try MNIST.load(from: data, trainLimit: trainLimit, testLimit: testLimit)
         guard trainSet.count > 0 else {
             throw TrainingError(.emptyTrainingSet, "\(data): the training files hold no examples; there is nothing to train on")
@@ -196,18 +268,26 @@ struct TrainCommand: ParsableCommand {
         var resumed: ResumePoint?
         var checkpointer: ModelCheckpoint?
         var interruption: SpotInterruption?
-        if let checkpointDir {
-            let directory = CheckpointDirectory(path: checkpointDir)
+        if let localDir {
+            let directory = CheckpointDirectory(path: localDir)
+            if let store, let storeThread {
+                mirror = CheckpointMirror(store: store, directory: directory, keep: keep, thread: storeThread,
+                                          log: { printNotice($0) })
+            }
             if fresh {
                 try CheckpointArchive.moveAside(directory)
-            } else if let point = try Resume.latest(from: directory, into: trainer) {
+                if let store, let storeThread { try setAsideStore(store, thread: storeThread) }
+            } else if let point = try resume(directory, store: store, thread: storeThread, trainer: trainer) {
                 resumed = point
                 (runBatchSize, runSeed) = try reconcile(with: point, trainer: trainer, trainSet: &trainSet)
-                printNotice("resuming from \(point.file.path) at epoch \(point.progress.epoch + 1), "
+                printNotice("resuming from \(point.source) at epoch \(point.progress.epoch + 1), "
                             + "batch \(point.progress.stepInEpoch), global step \(point.progress.globalStep)")
+                if let store, let mirror, let storeThread {
+                    uploadIfMissing(point, store: store, mirror: mirror, thread: storeThread)
+                }
             }
             let saver = ModelCheckpoint(directory: directory, everySteps: saveEverySteps,
-                                        everySeconds: saveEverySeconds, keep: keep)
+                                        everySeconds: saveEverySeconds, keep: keep, mirror: mirror)
             // SpotInterruption drives the ModelCheckpoint (regular saves as before, plus the
             // emergency save); it is registered in its place.
             let handler = SpotInterruption(source: flag, checkpoint: saver, resumedCheckpoint: resumed?.file,
@@ -249,10 +329,17 @@ struct TrainCommand: ParsableCommand {
         } else {
             saveFailed = !diverged && checkpointer?.lastSaveFailed == true
         }
+        // With a store, a run is only done when its newest checkpoint is in the bucket.
+        let upload = report == nil ? checkpointer.flatMap { finalUpload($0, resumed: resumed, mirror: mirror) } : nil
+        var uploadFailed = false
+        if let upload, !diverged, !saveFailed {
+            if case .uploaded = upload {} else { uploadFailed = true }
+        }
         let newestGood = checkpointer?.lastSaved ?? resumed?.file
         let progress = context.progress
         var result = RunSummary(
-            status: saveFailed ? RunSummary.saveFailedStatus : context.status.rawValue,
+            status: saveFailed ? RunSummary.saveFailedStatus
+                : uploadFailed ? RunSummary.uploadFailedStatus : context.status.rawValue,
             epochsCompleted: progress.history.count,
             globalStep: progress.globalStep,
             testAccuracy: test?.accuracy,
@@ -264,13 +351,17 @@ struct TrainCommand: ParsableCommand {
             seed: runSeed,
             threads: Threading.threads,
             history: progress.history,
-            resumedFrom: resumed?.file.path,
+            resumedFrom: resumed?.source,
             resumedStep: resumed?.progress.globalStep,
             checkpoint: report.map { $0.checkpoint?.path } ?? newestGood?.path,
             checkpointsSaved: checkpointer?.saveCount ?? 0,
             checkpointSaveSeconds: checkpointer?.totalSaveSeconds ?? 0,
             checkpointFailures: checkpointer?.failureCount ?? 0,
-            stopReason: context.stopReason)
+            stopReason: context.stopReason,
+            checkpointStore: store?.location,
+            uploads: mirror?.statistics.uploads ?? 0,
+            uploadFailures: mirror?.statistics.failures ?? 0,
+            checkpointUploaded: mirror?.statistics.lastUploaded?.location)
         if !quiet, let test {
             printNotice("\(result.status) at step \(result.globalStep): "
                         + String(format: "test accuracy %.4f, test loss %.4f, %.0f samples/s",
@@ -292,6 +383,12 @@ struct TrainCommand: ParsableCommand {
                            + "step \(progress.globalStep) is not on disk; the newest good checkpoint is "
                            + (newestGood.map { "\($0.path) (step \($0.globalStep))" } ?? "none")
                            + ", which a restart resumes from; exit \(ExitStatus.failure)")
+                throw ExitCode(ExitStatus.failure)
+            }
+            if uploadFailed, let upload {
+                printError("the last checkpoint \(newestGood?.path ?? "?") (step \(progress.globalStep)) is on disk but NOT in "
+                           + "\(store?.location ?? "the store"): \(CheckpointMirror.describe(upload)); a restart on this disk "
+                           + "uploads it and continues; on another machine it would resume from an older checkpoint; exit \(ExitStatus.failure)")
                 throw ExitCode(ExitStatus.failure)
             }
             return
