@@ -58,7 +58,11 @@ extension CheckpointDirectory: CheckpointStore {
 
     /// Reads the file `name` (refusing special files and sizes its frame does not declare;
     /// see ``CheckpointFileSystem/readFile(atPath:)``).
-    /// - Throws: ``CheckpointStoreError``.
+    /// - Throws: ``CheckpointStoreError``: ``CheckpointStoreError/Code/notFound`` when it is
+    ///   missing, ``CheckpointStoreError/Code/corrupt`` when its frame is damaged (truncated,
+    ///   not a checkpoint) or it is not a regular file (facts about the object, which a
+    ///   reader skips), and
+    ///   ``CheckpointStoreError/Code/unavailable`` when the directory cannot be read.
     public func get(_ name: String, maxBytes: Int) async throws -> [UInt8] {
         _ = try Self.checkedStep(name, location: path)
         let file = location(of: name)
@@ -67,6 +71,11 @@ extension CheckpointDirectory: CheckpointStore {
             bytes = try fileSystem.readFile(atPath: file)
         } catch let error as CheckpointError where error.systemErrorNumber == ENOENT {
             throw CheckpointStoreError(.notFound, "no checkpoint \(name)", location: file, underlying: error)
+        } catch let error as CheckpointError where error.code != .io || error.systemErrorNumber == nil {
+            // A damaged frame, or no regular file under the name (a directory, a FIFO): what a
+            // retry cannot change. Failed system calls (EIO, EACCES) carry their errno.
+            throw CheckpointStoreError(.corrupt, "\(name) is not an intact checkpoint file: \(error)", location: file,
+                                       underlying: error)
         } catch {
             throw CheckpointStoreError(.unavailable, "cannot read \(name): \(error)", location: file, underlying: error)
         }
@@ -93,14 +102,16 @@ extension CheckpointDirectory: CheckpointStore {
     }
 
     /// Renames files into `path/folder/` (created if needed), then syncs both directories.
-    /// - Throws: ``CheckpointStoreError``.
+    /// Every name and the folder are checked before anything is created or moved.
+    /// - Throws: ``CheckpointStoreError`` (``CheckpointStoreError/Code/refused`` for an
+    ///   invalid name or folder).
     public func setAside(_ names: [String], into folder: String) async throws {
         try Self.checkFolder(folder, location: path)
+        for name in names { _ = try Self.checkedStep(name, location: path) }
         let target = path + "/" + folder
         do {
             try fileSystem.createDirectory(atPath: target)
             for name in names {
-                _ = try Self.checkedStep(name, location: path)
                 try fileSystem.rename(location(of: name), to: target + "/" + name)
             }
             try fileSystem.synchronizeDirectory(atPath: target)

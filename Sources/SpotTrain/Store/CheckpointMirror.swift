@@ -230,7 +230,10 @@ public final class CheckpointMirror: @unchecked Sendable {
     private func finish(_ file: CheckpointFile, _ result: UploadResult) {
         locked {
             inFlight = nil
-            results[file.name] = result
+            // The same checkpoint written again while this upload ran (a step-interval save and
+            // the epoch-end save of one step): the newer file's upload, pending, decides what
+            // a wait reports; this result would be stale.
+            if pending?.name != file.name { results[file.name] = result }
             switch result {
             case .uploaded(let stored):
                 counters.uploads += 1

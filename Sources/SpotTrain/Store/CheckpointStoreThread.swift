@@ -72,7 +72,12 @@ public final class CheckpointStoreThread: TaskExecutor, @unchecked Sendable {
     }
 
     /// Whether the caller is this executor's thread.
-    public var isCurrent: Bool { Thread.current === thread }
+    public var isCurrent: Bool {
+        // Under the lock: enqueue(_:) replaces the thread after a shutdown.
+        condition.lock()
+        defer { condition.unlock() }
+        return Thread.current === thread
+    }
 
     /// Runs `operation` on this thread and blocks the calling thread until it returns.
     ///

@@ -12,8 +12,10 @@ extension Resume {
     /// `maxBytes`), verified completely with the file's own CRCs and its name checked against
     /// its content, and only then written into `directory` (atomically, as a save is); one
     /// that fails verification is skipped with a warning, and the next older candidate is
-    /// tried. So a partially uploaded or corrupted object is never used, and resuming on a
-    /// fresh machine with an empty directory is exactly the same as resuming on the old one.
+    /// tried, as is one the store reports missing (deleted since the listing), larger than
+    /// `maxBytes` or damaged (``CheckpointStoreError/Code/corrupt``). So a partially uploaded
+    /// or corrupted object is never used, and resuming on a fresh machine with an empty
+    /// directory is exactly the same as resuming on the old one.
     ///
     /// - Parameters:
     ///   - directory: The local checkpoint directory (the cache downloads go to).
@@ -55,9 +57,11 @@ extension Resume {
             let bytes: [UInt8]
             do {
                 bytes = try thread.run { try await store.get(object.name, maxBytes: maxBytes) }
-            } catch let error as CheckpointStoreError where error.code == .notFound || error.code == .tooLarge {
+            } catch let error as CheckpointStoreError where [.notFound, .tooLarge, .corrupt].contains(error.code) {
+                // Facts about this object (gone since the listing, too large, damaged), not about
+                // the store: the next older candidate is as good a choice as with a local file.
                 log("warning: skipping checkpoint \(object.location): \(error)")
-                skipped.append(SkippedCheckpoint(file: record(object), reason: CheckpointError(.io, "\(error)", path: object.location)))
+                skipped.append(SkippedCheckpoint(file: record(object), reason: reason(for: error, object)))
                 continue
             }
             do {
@@ -81,6 +85,20 @@ extension Resume {
         }
         point.skipped = skipped + point.skipped
         return point
+    }
+
+    /// Why a download was skipped, as a ``CheckpointError`` about the object: the store's
+    /// underlying checkpoint error when it has one (a damaged frame), else one by class.
+    private static func reason(for error: CheckpointStoreError, _ object: StoredCheckpoint) -> CheckpointError {
+        if let underlying = error.underlying as? CheckpointError, underlying.code != .io {
+            return underlying.at(object.location)
+        }
+        let code: CheckpointError.Code = switch error.code {
+        case .corrupt: .checksumMismatch
+        case .tooLarge: .malformed
+        default: .io
+        }
+        return CheckpointError(code, "\(error)", path: object.location)
     }
 
     /// A store object as a ``CheckpointFile`` record (its location as the path).
