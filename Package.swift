@@ -7,6 +7,8 @@
 // - `EC2Spot`: a small EC2 Query-API client (SigV4), EBS volume control and an IMDSv2
 //   spot-interruption watcher, on swift-server/async-http-client (one HTTP stack for the AWS
 //   endpoints and IMDS). Independent of `SpotTrain`.
+// - `SpotTrainS3`: the S3 checkpoint store (`S3CheckpointStore`), joining `SpotTrain`'s
+//   `CheckpointStore` protocol to `EC2Spot`'s S3 client, so that neither library needs the other.
 // - `spottrain`: the command-line tool that joins both.
 //
 // C libraries come from the system (Debian: `libopenblas-dev`, `zlib1g-dev`) through
@@ -20,6 +22,7 @@ let package = Package(
     products: [
         .library(name: "SpotTrain", targets: ["SpotTrain"]),
         .library(name: "EC2Spot", targets: ["EC2Spot"]),
+        .library(name: "SpotTrainS3", targets: ["SpotTrainS3"]),
         .executable(name: "spottrain", targets: ["spottrain"]),
     ],
     dependencies: [
@@ -60,6 +63,12 @@ let package = Package(
             ]
         ),
 
+        // The S3 checkpoint store: the only library that sees both of the others.
+        .target(
+            name: "SpotTrainS3",
+            dependencies: ["SpotTrain", "EC2Spot"]
+        ),
+
         // MARK: - Command-line tool
 
         .executableTarget(
@@ -67,6 +76,7 @@ let package = Package(
             dependencies: [
                 "SpotTrain",
                 "EC2Spot",
+                "SpotTrainS3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -85,6 +95,10 @@ let package = Package(
             dependencies: ["EC2Spot"],
             // Known-answer vectors the tests read through #filePath (not bundle resources).
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "SpotTrainS3Tests",
+            dependencies: ["SpotTrainS3", "SpotTrain", "EC2Spot"]
         ),
         .testTarget(
             name: "spottrainTests",

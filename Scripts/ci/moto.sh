@@ -5,7 +5,7 @@
 #   Scripts/ci/moto.sh stop    # stops the servers by PID
 #   Scripts/ci/moto.sh env     # prints the `export …` lines of running servers again
 #
-# Three servers are started from one pinned venv:
+# Four servers are started from one pinned venv:
 #   - the open one (SPOTTRAIN_MOTO_ENDPOINT) accepts any credentials;
 #   - the auth one (SPOTTRAIN_MOTO_AUTH_ENDPOINT) is for the tests that switch moto's
 #     signature checking on (POST /moto-api/reset-auth with body "0"), so they cannot
@@ -15,6 +15,9 @@
 #     refuses correctly signed S3 requests whose query has `%2F` (ListObjectsV2 prefix=run/).
 #   - the S3 auth one (SPOTTRAIN_MOTO_S3_AUTH_ENDPOINT), the same but for the S3 tests, so that
 #     the EC2 and S3 auth suites (which switch checking on and off) never overlap on a server.
+#   - the store auth one (SPOTTRAIN_MOTO_STORE_AUTH_ENDPOINT), the same for the checkpoint-store
+#     suite (SpotTrainS3Tests), which runs in parallel with the S3 client suite and also
+#     switches checking on and off.
 # All serve EC2, IAM and S3 (moto routes on the signature's credential scope).
 # State (PIDs, URLs, logs) lives in ${SPOTTRAIN_MOTO_STATE:-/tmp/spottrain-moto}.
 # The venv is ${MOTO_VENV:-/tmp/spottrain-moto-venv}; it reuses system site-packages when
@@ -95,6 +98,7 @@ print_env() {
   echo "export SPOTTRAIN_MOTO_ENDPOINT=$(cat "$STATE_DIR/moto.url")"
   echo "export SPOTTRAIN_MOTO_AUTH_ENDPOINT=$(cat "$STATE_DIR/moto-auth.url")"
   echo "export SPOTTRAIN_MOTO_S3_AUTH_ENDPOINT=$(cat "$STATE_DIR/moto-s3-auth.url")"
+  echo "export SPOTTRAIN_MOTO_STORE_AUTH_ENDPOINT=$(cat "$STATE_DIR/moto-store-auth.url")"
   echo "export SPOTTRAIN_MOTO_PYTHON=$VENV/bin/python"
   # Loopback must never go through an HTTP proxy (the AWS transport honours *_proxy).
   echo "export no_proxy=127.0.0.1,localhost${no_proxy:+,$no_proxy}"
@@ -117,16 +121,17 @@ stop_one() {  # stop_one NAME
 case "${1:-}" in
   start)
     mkdir -p "$STATE_DIR"
-    stop_one moto; stop_one moto-auth; stop_one moto-s3-auth
+    stop_one moto; stop_one moto-auth; stop_one moto-s3-auth; stop_one moto-store-auth
     ensure_venv
     start_one moto
     launcher="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/moto_raw_uri_server.py"
     start_one moto-auth "$launcher"
     start_one moto-s3-auth "$launcher"
+    start_one moto-store-auth "$launcher"
     print_env
     ;;
   stop)
-    stop_one moto; stop_one moto-auth; stop_one moto-s3-auth
+    stop_one moto; stop_one moto-auth; stop_one moto-s3-auth; stop_one moto-store-auth
     ;;
   env)
     print_env

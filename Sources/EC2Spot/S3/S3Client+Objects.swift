@@ -66,19 +66,36 @@ extension S3Client {
     /// checked against the MD5 of the bytes received. A ranged read checks that the bytes
     /// start at `range.lowerBound` and that no more arrived than asked for (S3 shortens a
     /// range that runs past the end).
+    ///
+    /// With `maxBytes`, a response body larger than that is refused as soon as it is known
+    /// to be: from its `Content-Length`, or while it streams (the transport stops reading and
+    /// closes the connection), so no more than `maxBytes` bytes are ever held. The limit
+    /// replaces the transport's own for this request, in either direction.
     /// - Parameters:
     ///   - bucket: The bucket.
     ///   - key: The object key.
     ///   - range: The byte offsets to read, inclusive; nil for the whole object.
+    ///   - maxBytes: The largest body accepted (≥ 0); nil for the transport's limit.
     /// - Returns: The bytes and metadata.
-    /// - Throws: ``S3Error`` (`NoSuchKey`, `InvalidRange`, ``S3Error/checksumMismatchCode``…).
-    public func getObject(bucket: String, key: String, range: ClosedRange<Int>? = nil) async throws -> S3ObjectContent {
+    /// - Throws: ``S3Error`` (`NoSuchKey`, `InvalidRange`, ``S3Error/checksumMismatchCode``,
+    ///   ``S3Error/responseTooLargeCode``…).
+    public func getObject(bucket: String, key: String, range: ClosedRange<Int>? = nil,
+                          maxBytes: Int? = nil) async throws -> S3ObjectContent {
         if let range {
             precondition(range.lowerBound >= 0 && range.upperBound < Int.max, "S3Client.getObject: range \(range) out of 0..<Int.max")
         }
+        precondition((maxBytes ?? 0) >= 0, "S3Client.getObject: maxBytes \(maxBytes ?? 0) < 0")
         var call = S3Call(operation: "GetObject", method: "GET", bucket: bucket, key: key)
         if let range { call.headers["range"] = "bytes=\(range.lowerBound)-\(range.upperBound)" }
+        call.maximumResponseBytes = maxBytes
         let response = try await perform(call)
+        if let maxBytes, response.body.count > maxBytes {
+            // A transport that does not enforce the request's limit still never hands the
+            // caller more than it accepts.
+            throw S3Error(status: response.status, code: S3Error.responseTooLargeCode,
+                          message: "\(call.context): response body of \(response.body.count) bytes is larger than the limit of \(maxBytes) bytes",
+                          requestId: response.headers["x-amz-request-id"])
+        }
         let etag = Self.normalizedETag(response.headers["etag"] ?? nil)
         guard let range else {
             if let etag, etag.count == 32, etag.allSatisfy(\.isHexDigit), !Self.etagIsOpaque(response),
@@ -114,6 +131,37 @@ extension S3Client {
         let start = halves.first.flatMap { $0.split(separator: "-").first }.flatMap { Int($0) }
         let total = halves.count > 1 ? Int(halves[1]) : nil
         return (start, total)
+    }
+
+    // MARK: - Copy
+
+    /// Copies an object inside a bucket on the server (`CopyObject`, at most 5 GiB), keeping
+    /// its metadata. The source goes in `x-amz-copy-source` as `/bucket/key` with each key
+    /// segment percent-encoded, as S3 requires. S3 may answer 200 and still fail (an
+    /// `<Error>` body, for example `InternalError` during a long copy); that is thrown (and
+    /// retried) like any error.
+    /// - Parameters:
+    ///   - bucket: The bucket of both objects.
+    ///   - sourceKey: The key to copy.
+    ///   - destinationKey: The key to write.
+    /// - Returns: The new object's ETag (the source's MD5 hex for a plain single-part object).
+    /// - Throws: ``S3Error`` (`NoSuchKey` for a missing source,
+    ///   ``S3Error/malformedResponseCode`` for a success without an ETag).
+    public func copyObject(bucket: String, sourceKey: String, destinationKey: String) async throws -> S3PutResult {
+        try Self.validateKey(sourceKey)
+        let source = "/" + bucket + "/" + sourceKey.split(separator: "/", omittingEmptySubsequences: false)
+            .map { SigV4Signer.percentEncode(String($0)) }.joined(separator: "/")
+        let call = S3Call(operation: "CopyObject", method: "PUT", bucket: bucket, key: destinationKey,
+                          headers: ["x-amz-copy-source": source])
+        let (response, root) = try await performXML(call, expecting: ["CopyObjectResult",
+                                                                       // moto 5.2.1 names the root after the operation.
+                                                                       "CopyObjectResponse"])
+        guard let etag = Self.normalizedETag(root.text("ETag")), !etag.isEmpty else {
+            throw S3Error(status: response.status, code: S3Error.malformedResponseCode,
+                          message: "\(call.context) from s3://\(bucket)/\(sourceKey): no <ETag> in the result",
+                          requestId: response.headers["x-amz-request-id"])
+        }
+        return S3PutResult(etag: etag, versionId: response.headers["x-amz-version-id"], partCount: 1)
     }
 
     // MARK: - List

@@ -13,6 +13,9 @@ struct S3Call: Sendable {
     var query: [(String, String?)] = []
     var headers: [String: String] = [:]
     var body = Data()
+    /// The largest response body accepted (nil: the transport's limit); a larger one fails
+    /// with ``S3Error/responseTooLargeCode`` before it is read.
+    var maximumResponseBytes: Int?
 
     /// `"PutObject s3://bucket/key"`, for messages.
     var context: String { "\(operation) s3://\(bucket)/\(key ?? "")" }
@@ -22,9 +25,11 @@ extension S3Client {
     // MARK: - Addressing
 
     /// Checks a bucket name against S3's rules: 3–63 characters of `a-z 0-9 . -`, starting
-    /// and ending with a letter or digit, no `..`, not an IPv4 address.
+    /// and ending with a letter or digit, no `..`, not an IPv4 address. Every call checks
+    /// its bucket this way before anything is sent; callers can check user input early.
+    /// - Parameter bucket: The bucket name.
     /// - Throws: ``S3Error`` with code ``S3Error/invalidBucketNameCode``.
-    static func validateBucket(_ bucket: String) throws {
+    public static func validateBucket(_ bucket: String) throws {
         let bytes = Array(bucket.utf8)
         func isAlnum(_ byte: UInt8) -> Bool {
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
@@ -158,7 +163,8 @@ extension S3Client {
         let secrets = Self.secrets(of: credentials)
         var headers = call.headers
         headers["user-agent"] = "spottrain-ec2spot/\(EC2SpotLibrary.version)"
-        let request = HTTPRequest(method: call.method, url: url, headers: headers, body: call.body, timeout: requestTimeout)
+        let request = HTTPRequest(method: call.method, url: url, headers: headers, body: call.body, timeout: requestTimeout,
+                                  maximumResponseBytes: call.maximumResponseBytes)
         let signer = SigV4Signer(credentials: credentials, region: region, service: "s3")
         let signed = signer.sign(request, date: clock.now(), signContentSHA256: true)
         let response: HTTPResponse
@@ -166,6 +172,10 @@ extension S3Client {
             response = try await transport.send(signed)
         } catch let error as TransportError {
             let redacted = TransportError(error.kind, Self.redact(error.message, secrets))
+            if redacted.kind == .responseTooLarge {
+                throw S3Error(status: 0, code: S3Error.responseTooLargeCode,
+                              message: "\(call.context): \(redacted.message)", underlying: redacted)
+            }
             throw S3Error(status: 0, code: S3Error.transportFailureCode,
                           message: "\(call.context): \(redacted)", underlying: redacted)
         } catch is CancellationError {

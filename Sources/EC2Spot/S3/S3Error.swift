@@ -14,8 +14,8 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     public var status: Int
     /// The S3 error code, for example `NoSuchKey`, `SignatureDoesNotMatch`, `SlowDown`, or one
     /// of EC2Spot's own codes (``malformedResponseCode``, ``checksumMismatchCode``,
-    /// ``transportFailureCode``, ``noCredentialsCode``, ``invalidBucketNameCode``,
-    /// ``invalidKeyCode``).
+    /// ``transportFailureCode``, ``responseTooLargeCode``, ``noCredentialsCode``,
+    /// ``invalidBucketNameCode``, ``invalidKeyCode``).
     public var code: String
     /// The human-readable message, starting with the operation and the object it concerned.
     public var message: String
@@ -30,6 +30,10 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     public static let checksumMismatchCode = "ChecksumMismatch"
     /// No HTTP response arrived (``underlying`` is the ``TransportError``).
     public static let transportFailureCode = "TransportFailure"
+    /// The response body is larger than the caller accepts (``underlying`` is the
+    /// ``TransportError`` of kind ``TransportError/Kind/responseTooLarge``, or nil when the
+    /// client counted the bytes itself); the rest of the body was not read.
+    public static let responseTooLargeCode = "ResponseTooLarge"
     /// No credentials could be obtained (``underlying`` is the provider's error, if any).
     public static let noCredentialsCode = "NoCredentials"
     /// A bucket name S3 would refuse, or one that cannot be put in a host name.
@@ -69,12 +73,13 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     ])
 
     /// Whether sending the same request again may succeed: a retryable code, any 5xx, or a
-    /// transport failure other than a request the transport refused to send.
+    /// transport failure other than a request the transport refused to send or a response
+    /// larger than accepted (asking again gets the same answer).
     public var isRetryable: Bool {
         if code == Self.transportFailureCode, let transport = underlying as? TransportError {
-            return transport.kind != .unsupportedRequest
+            return transport.kind != .unsupportedRequest && transport.kind != .responseTooLarge
         }
-        if [Self.malformedResponseCode, Self.checksumMismatchCode, Self.noCredentialsCode,
+        if [Self.malformedResponseCode, Self.checksumMismatchCode, Self.responseTooLargeCode, Self.noCredentialsCode,
             Self.invalidBucketNameCode, Self.invalidKeyCode].contains(code) { return false }
         return Self.retryableCodes.contains(code) || (500...599).contains(status)
     }

@@ -18,9 +18,10 @@ import NIOHTTP1
 ///   whole body*; a server that trickles bytes forever fails with
 ///   ``TransportError/Kind/timedOut`` when the deadline passes, not when it goes quiet.
 /// - **Size.** The body is read as a stream and counted as bytes arrive; one byte more than
-///   ``maximumResponseBytes`` (or a `Content-Length` that promises more) aborts the
-///   request at once and throws ``TransportError/Kind/responseTooLarge``, so a huge body
-///   never sits in memory.
+///   ``maximumResponseBytes`` (or the request's own ``HTTPRequest/maximumResponseBytes``,
+///   when it sets one), or a `Content-Length` that promises more, aborts the request at
+///   once and throws ``TransportError/Kind/responseTooLarge``, so a huge body never sits
+///   in memory.
 ///
 /// Redirects are never followed (a signed AWS request must not be replayed elsewhere) and
 /// bodies are never decompressed.
@@ -120,7 +121,8 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
     ///   `https` URL or a host name; `.timedOut` when the deadline passes at any point;
     ///   `.connectionFailed` when the host cannot be reached or the connection drops before a
     ///   response; `.invalidResponse` for bytes that are not acceptable HTTP or a body cut
-    ///   short; `.responseTooLarge` for a body over ``maximumResponseBytes``.
+    ///   short; `.responseTooLarge` for a body over ``maximumResponseBytes`` (or over
+    ///   `request.maximumResponseBytes` when set).
     ///   `CancellationError` when the calling task is cancelled.
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         try validate(request)
@@ -128,7 +130,9 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
         let closesConnection: Bool
         if case .metadata = route { closesConnection = true } else { closesConnection = false }
         let prepared = try Self.makeClientRequest(request, closesConnection: closesConnection)
-        let limit = maximumResponseBytes
+        // A request that states its own limit (the largest object its caller will read)
+        // replaces the transport's default one, in either direction.
+        let limit = request.maximumResponseBytes ?? maximumResponseBytes
         let timeout = request.timeout
         // Named with its port in messages, so a user sees which endpoint failed.
         let host = request.url.host.map { name in request.url.port.map { "\(name):\($0)" } ?? name } ?? "?"

@@ -14,15 +14,29 @@ public struct HTTPRequest: Sendable, Equatable {
     /// How long the whole exchange may take: connecting, sending, the response head and the
     /// whole response body (a deadline, not an idle timeout).
     public var timeout: Duration
+    /// The largest response body this exchange accepts, in bytes, when the caller knows it
+    /// (for example the largest object it will read); nil for the transport's own limit.
+    /// A transport that enforces a limit while streaming uses this one instead of its own.
+    public var maximumResponseBytes: Int?
 
     /// Creates a request.
+    /// - Parameters:
+    ///   - method: The HTTP method.
+    ///   - url: The absolute URL.
+    ///   - headers: Header fields (lowercase names).
+    ///   - body: The body (empty for none).
+    ///   - timeout: The deadline of the whole exchange.
+    ///   - maximumResponseBytes: The largest response body accepted (≥ 0); nil for the
+    ///     transport's own limit.
     public init(method: String, url: URL, headers: [String: String] = [:], body: Data = Data(),
-                timeout: Duration = .seconds(30)) {
+                timeout: Duration = .seconds(30), maximumResponseBytes: Int? = nil) {
+        precondition((maximumResponseBytes ?? 0) >= 0, "HTTPRequest: maximumResponseBytes \(maximumResponseBytes ?? 0) < 0")
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.maximumResponseBytes = maximumResponseBytes
     }
 }
 

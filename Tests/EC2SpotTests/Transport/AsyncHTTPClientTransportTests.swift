@@ -302,6 +302,26 @@ import Testing
         #expect(server.bytesSent < 64 << 20, "sent \(server.bytesSent) of \(chunk.count * count) bytes")
     }
 
+    /// A request that states its own body limit (`HTTPRequest.maximumResponseBytes`, as
+    /// `S3Client.getObject(maxBytes:)` does) is held to that limit instead of the transport's,
+    /// lower or higher, for declared and streamed bodies alike.
+    @Test func aRequestsOwnLimitReplacesTheTransportsLimit() async throws {
+        let transport = AsyncHTTPClientTransport.aws(proxies: .direct, maximumResponseBytes: 16)
+        let body = String(repeating: "x", count: 20)
+        for raw in ["HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 20\r\n\r\n\(body)",
+                    "HTTP/1.1 200 OK\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n\(body)\r\n0\r\n\r\n"] {
+            let server = try ScriptedHTTPServer(.respond(bytes(raw)))
+            defer { server.stop() }
+            func send(limit: Int?) async throws -> HTTPResponse {
+                try await transport.send(HTTPRequest(method: "GET", url: URL(string: server.baseURL + "/x")!,
+                                                     timeout: .seconds(5), maximumResponseBytes: limit))
+            }
+            await expectTransportError(.responseTooLarge, containing: "limit of 16 bytes") { try await send(limit: nil) }
+            #expect(try await send(limit: 20).body.count == 20)
+            await expectTransportError(.responseTooLarge, containing: "limit of 19 bytes") { try await send(limit: 19) }
+        }
+    }
+
     /// A `Content-Length` over the cap fails at once, before any of the body is read.
     @Test func declaredOversizeBodyFailsBeforeReading() async throws {
         let server = try ScriptedHTTPServer(.stream(head: bytes("HTTP/1.1 200 OK\r\nContent-Length: 2147483648\r\n\r\n"),
