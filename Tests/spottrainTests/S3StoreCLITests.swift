@@ -136,8 +136,10 @@ struct S3StoreCLITests {
         let done = try Fixtures.summary(summary)
         #expect(done["resumed_step"] as? Int == 10)
         #expect(done["weights_sha256"] as? String == Self.referenceSHA)
-        // Nothing that failed verification was written into the local directory.
-        #expect(!Fixtures.checkpointSteps(in: root + "/b").contains(15))
+        // What failed verification was never written into the local directory: the run's own
+        // checkpoint of step 15 is a whole, valid file.
+        let own = try CheckpointReader().verify(atPath: root + "/b/ckpt-000000000015.spt")
+        #expect(own.globalStep == 15)
     }
 
     @Test func freshSetsTheBucketsCheckpointsAsideUnderReplaced() async throws {

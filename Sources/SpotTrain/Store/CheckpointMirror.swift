@@ -73,6 +73,8 @@ public final class CheckpointMirror: @unchecked Sendable {
     private var stopped = false
     private let log: (String) -> Void
     private let retryDelay: Duration
+    /// Whether the mirror created its thread (and so ends it when its worker stops).
+    private let ownsThread: Bool
 
     /// Creates the mirror and starts its worker.
     /// - Parameters:
@@ -82,7 +84,7 @@ public final class CheckpointMirror: @unchecked Sendable {
     ///   - attempts: Upload attempts per checkpoint (default 3; the store may retry each
     ///     request itself as well).
     ///   - retryDelay: The pause before the second attempt, doubled for each further one.
-    ///   - thread: The thread for store work (default: a new one).
+    ///   - thread: The thread for store work (default: a new one, ended by ``stop()``).
     ///   - log: Receives one line per failure or warning (default: standard error).
     public init(store: any CheckpointStore, directory: CheckpointDirectory, keep: Int? = nil, attempts: Int = 3,
                 retryDelay: Duration = .seconds(1), thread: CheckpointStoreThread? = nil,
@@ -95,6 +97,7 @@ public final class CheckpointMirror: @unchecked Sendable {
         self.attempts = attempts
         self.retryDelay = retryDelay
         self.thread = thread ?? CheckpointStoreThread()
+        self.ownsThread = thread == nil
         self.log = log ?? { writeToStandardError("spottrain: " + $0 + "\n") }
         Task(executorPreference: self.thread) { await self.work() }
     }
@@ -213,11 +216,14 @@ public final class CheckpointMirror: @unchecked Sendable {
     private func work() async {
         while let file = await next() {
             let result = await upload(file)
-            finish(file, result)
+            // Pruned before the result is published, so that a process that exits right
+            // after wait(for:) leaves the store at `keep` checkpoints.
             if case .uploaded(let stored) = result, let keep {
                 await prune(keep: keep, protecting: stored)
             }
+            finish(file, result)
         }
+        if ownsThread { thread.shutdown() }
     }
 
     /// Runs `body` under the lock (a synchronous function, so callable from async code).

@@ -47,7 +47,8 @@ struct MotoS3Bucket {
             import base64
             print(json.dumps(base64.b64encode(s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2])["Body"].read()).decode()))
             """, [name, key])
-        return try #require(Data(base64Encoded: try #require(value as? String)))
+        let text = try #require(value as? String)
+        return try #require(Data(base64Encoded: text))
     }
 
     /// Stores `bytes` at `key` (through a temporary file: an argument cannot hold megabytes).
