@@ -55,7 +55,7 @@ export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
 run() {  # run NAME ROUND [extra flags…]
   local name="$1" round="$2"; shift 2
   local dir="$OUT/$name-$round"
-  "$SPOTTRAIN" train --data "$MNIST_DIR" --batch-size 128 --epochs 1 --max-steps "$STEPS" --test-limit 0 \
+  "$SPOTTRAIN" train --data "$MNIST_DIR" --batch-size 128 --epochs 100 --max-steps "$STEPS" --test-limit 0 \
       --threads "$THREADS" --seed 1 --checkpoint-dir "$dir/ckpt" --save-every-steps "$SAVE_EVERY" --keep 2 \
       --summary "$dir.json" --quiet "$@" 2> "$dir.log" || die "$name round $round failed: $(tail -3 "$dir.log")"
 }

@@ -36,7 +36,8 @@ extension S3CheckpointStore {
     ///   4xx errors (`AccessDenied`, `InvalidAccessKeyId`, `SignatureDoesNotMatch`,
     ///   `NoSuchBucket`, `PermanentRedirect` for a bucket in another region, `ExpiredToken`…),
     ///   no credentials, an invalid bucket name or key, a request the transport cannot send
-    ///   (an invalid proxy setting).
+    ///   (an invalid proxy setting). `NoCredentials` is refused when no source had any
+    ///   credentials, and unavailable when a source failed (it may answer later).
     /// - Parameter error: The S3 error.
     /// - Returns: The class.
     public static func storeErrorCode(for error: S3Error) -> CheckpointStoreError.Code {
@@ -48,7 +49,11 @@ extension S3CheckpointStore {
             return .tooLarge
         case S3Error.checksumMismatchCode, "BadDigest", "XAmzContentSHA256Mismatch":
             return .corrupt
-        case S3Error.noCredentialsCode, S3Error.invalidBucketNameCode, S3Error.invalidKeyCode:
+        case S3Error.noCredentialsCode:
+            // Nothing configured anywhere is refused; a provider that failed (the instance
+            // role while IMDS is still starting, STS throttled) may work on a restart.
+            return error.underlying == nil ? .refused : .unavailable
+        case S3Error.invalidBucketNameCode, S3Error.invalidKeyCode:
             return .refused
         case S3Error.transportFailureCode:
             switch transportKind {

@@ -270,6 +270,17 @@ import Testing
         #expect(mapped.message.hasPrefix("cannot upload x: \(code) (HTTP \(status)): PutObject s3://b/k"))
     }
 
+    @Test func missingCredentialsAreRefusedButAFailedCredentialsSourceMayPass() {
+        // Nothing configured anywhere: no restart helps (exit 78).
+        let none = S3Error(status: 0, code: S3Error.noCredentialsCode, message: "PutObject s3://b/k: no AWS credentials found")
+        #expect(S3CheckpointStore.storeErrorCode(for: none) == .refused)
+        // A source that failed (the instance role while IMDS starts, STS throttled): a restart may work (exit 1).
+        struct SourceFailed: Error {}
+        let failed = S3Error(status: 0, code: S3Error.noCredentialsCode, message: "PutObject s3://b/k: provider failed",
+                             underlying: SourceFailed())
+        #expect(S3CheckpointStore.storeErrorCode(for: failed) == .unavailable)
+    }
+
     @Test func transportFailuresMapByKind() {
         func mapped(_ kind: TransportError.Kind) -> CheckpointStoreError.Code {
             S3CheckpointStore.storeErrorCode(for: S3Error(status: 0, code: S3Error.transportFailureCode, message: "m",
