@@ -31,10 +31,11 @@ extension S3CheckpointStore {
     ///   `XAmzContentSHA256Mismatch`).
     /// - ``SpotTrain/CheckpointStoreError/Code/unavailable``: what may pass (transport
     ///   failures, 5xx, throttling, `RequestTimeout`, `OperationAborted`, a malformed
-    ///   response).
+    ///   response, `ExpiredToken` (temporary credentials are refreshed), and the codes of a
+    ///   wrong local clock: `RequestTimeTooSkewed`, `RequestExpired`, `RequestInTheFuture`).
     /// - ``SpotTrain/CheckpointStoreError/Code/refused``: what no retry fixes: other 3xx and
     ///   4xx errors (`AccessDenied`, `InvalidAccessKeyId`, `SignatureDoesNotMatch`,
-    ///   `NoSuchBucket`, `PermanentRedirect` for a bucket in another region, `ExpiredToken`…),
+    ///   `NoSuchBucket`, `PermanentRedirect` for a bucket in another region…),
     ///   no credentials, an invalid bucket name or key, a request the transport cannot send
     ///   (an invalid proxy setting). `NoCredentials` is refused when no source had any
     ///   credentials, and unavailable when a source failed (it may answer later).
@@ -61,7 +62,11 @@ extension S3CheckpointStore {
             case .responseTooLarge: return .tooLarge
             default: return .unavailable
             }
-        case S3Error.malformedResponseCode, "OperationAborted":
+        case S3Error.malformedResponseCode, "OperationAborted", "ExpiredToken", "TokenRefreshRequired":
+            // Temporary credentials are refreshed by the provider on the next attempt.
+            return .unavailable
+        case let code where ClockSkewCorrection.timeOnlyErrorCodes.contains(code):
+            // The local clock is off (a freshly booted instance): it gets synchronised.
             return .unavailable
         default:
             if error.isRetryable { return .unavailable }

@@ -29,6 +29,10 @@ public struct S3CheckpointStore: CheckpointStore {
     public let bucket: String
     /// The key prefix, without leading or trailing `/` (empty: the bucket's root).
     public let prefix: String
+    /// ``discardIncompleteUploads()`` spares multipart uploads younger than this (seconds),
+    /// so that a start never aborts the upload of a writer that is still alive (the
+    /// emergency upload of an instance being reclaimed while its replacement starts).
+    public let minimumIncompleteUploadAge: Double
     /// Why `bucket` or `prefix` cannot be used, found by the initializer; every operation
     /// throws it before sending anything.
     let configurationError: CheckpointStoreError?
@@ -43,7 +47,9 @@ public struct S3CheckpointStore: CheckpointStore {
     ///   - client: The S3 client (region, endpoint, credentials, retries, multipart settings).
     ///   - bucket: The bucket name.
     ///   - prefix: The key prefix without leading or trailing `/`; empty for the bucket root.
-    public init(client: S3Client, bucket: String, prefix: String) {
+    ///   - minimumIncompleteUploadAge: See ``minimumIncompleteUploadAge`` (default one hour).
+    public init(client: S3Client, bucket: String, prefix: String, minimumIncompleteUploadAge: Double = 3600) {
+        self.minimumIncompleteUploadAge = minimumIncompleteUploadAge
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
@@ -242,7 +248,11 @@ public struct S3CheckpointStore: CheckpointStore {
     public func discardIncompleteUploads() async throws -> Int {
         try checkConfiguration()
         do {
-            return try await client.abortMultipartUploads(bucket: bucket, prefix: keyPrefix).count
+            // Only uploads of checkpoint names under the prefix (never another application's
+            // keys at the bucket root), and only old ones (never a live writer's).
+            let cutoff = Date().addingTimeInterval(-minimumIncompleteUploadAge)
+            return try await client.abortMultipartUploads(bucket: bucket, prefix: keyPrefix + CheckpointDirectory.prefix,
+                                                          initiatedBefore: cutoff).count
         } catch {
             throw Self.failure(error, operation: "cannot abort incomplete multipart uploads",
                                   location: location(ofKey: keyPrefix))

@@ -30,7 +30,9 @@ struct InterruptionSummary: Encodable {
     /// Seconds from detection to the summary being written, just before exit.
     var noticeToExitSeconds: Double
     /// With an S3 store: what became of the checkpoint's upload (`uploaded`, `timed_out`,
-    /// `failed`, `not_queued`: it was already there); `null` without a store.
+    /// `failed`, or `not_queued`: this process never handed it to the mirror, because it is
+    /// the checkpoint the run resumed from and the store held it at the start); `null` without a
+    /// store.
     var upload: String?
     /// Where the checkpoint was stored (`s3://…`), when `upload` is `uploaded`.
     var uploadedTo: String?

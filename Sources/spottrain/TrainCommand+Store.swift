@@ -77,7 +77,8 @@ extension TrainCommand {
     }
 
     /// `--fresh` for the store: moves every checkpoint under the prefix to
-    /// `PREFIX/replaced-<UTC time>/`.
+    /// `PREFIX/replaced-<UTC time>-<random>/` (the suffix keeps two `--fresh` runs in one
+    /// second apart).
     func setAsideStore(_ store: S3CheckpointStore, thread: CheckpointStoreThread) throws {
         let names = try thread.run { try await store.list() }.map(\.name)
         guard !names.isEmpty else { return }
@@ -85,18 +86,21 @@ extension TrainCommand {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let folder = "replaced-" + formatter.string(from: Date())
+        let folder = "replaced-" + formatter.string(from: Date()) + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16)
         try thread.run { try await store.setAside(names, into: folder) }
         printNotice("--fresh: moved \(names.count) checkpoint(s) in \(store.location) to \(store.location)/\(folder)/")
     }
 
-    /// Hands the checkpoint a run resumed from to the mirror when the store lacks it (it was
-    /// written by a run without the mirror, or its upload never finished).
+    /// Hands the checkpoint a run resumed from to the mirror when the store lacks it, or holds
+    /// an object of that name with another size (it was written by a run without the mirror,
+    /// or its upload never finished).
     func uploadIfMissing(_ point: ResumePoint, store: S3CheckpointStore, mirror: CheckpointMirror,
                          thread: CheckpointStoreThread) {
         guard point.downloadedFrom == nil else { return }
-        let names = (try? thread.run { try await store.list() }.map(\.name)) ?? []
-        if !names.contains(point.file.name) {
+        let listed = (try? thread.run { try await store.list() }) ?? []
+        let localSize = (try? FileManager.default.attributesOfItem(atPath: point.file.path)[.size] as? Int) ?? nil
+        let stored = listed.first { $0.name == point.file.name }
+        if stored == nil || stored?.size == nil || stored?.size != localSize {
             mirror.enqueue(point.file)
         }
     }

@@ -77,7 +77,7 @@ struct MotoCheckpointStoreTests {
     @Test func multipartPutsRoundTripAndIncompleteUploadsUnderThePrefixAreDiscarded() async throws {
         try await withCheckedSignatures { keys, bucket in
             let s3 = client(keys)
-            let store = S3CheckpointStore(client: s3, bucket: bucket, prefix: "run")
+            let store = S3CheckpointStore(client: s3, bucket: bucket, prefix: "run", minimumIncompleteUploadAge: 0)
             let big = StoreTest.bytes(2 * S3MultipartConfiguration.minimumPartSize + 1234, seed: 11)
             try await store.put(StoreTest.name(10), bytes: big)
             #expect(try await store.list().map(\.size) == [big.count])

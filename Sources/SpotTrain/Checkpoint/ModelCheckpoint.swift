@@ -152,12 +152,34 @@ public final class ModelCheckpoint: Callback {
     /// mirror or a checkpoint.
     public func waitForFinalUpload() {
         guard let mirror, let last = lastSaved else { return }
-        let result = mirror.wait(for: last)
+        var result = waitForUpload(of: last, mirror: mirror)
+        if case .failed = result, !mirror.statistics.lastFailureRefused {
+            // The last chance to get the newest state into the store: once more, from scratch.
+            log("warning: the upload of the final checkpoint \(last.name) failed; trying once more")
+            mirror.enqueue(last)
+            result = waitForUpload(of: last, mirror: mirror)
+        }
+        if case .uploaded = result { mirror.drain(timeout: 60) }
         finalUpload = result
         if case .failed(let reason) = result {
             log("error: the final checkpoint \(last.path) is not in \(mirror.store.location): \(reason)")
         }
     }
+
+    /// Waits for `file`'s upload in slices of half a second, giving up early when
+    /// ``stopWaitingForUploads`` says so (an interruption arrived during the final wait).
+    private func waitForUpload(of file: CheckpointFile, mirror: CheckpointMirror) -> CheckpointMirror.UploadResult {
+        while true {
+            let result = mirror.wait(for: file, timeout: 0.5)
+            guard result == .timedOut else { return result }
+            if let limit = stopWaitingForUploads?() { return mirror.wait(for: file, timeout: limit) }
+        }
+    }
+
+    /// Asked while waiting for the final upload: `nil` to go on waiting, or the seconds still
+    /// allowed (``SpotInterruption`` sets it, so that a notice arriving during the final
+    /// upload bounds the wait by its deadline).
+    public var stopWaitingForUploads: (() -> Double?)?
 
     private func attemptSave(_ context: TrainingContext) throws {
         guard !context.hasDiverged else { return }

@@ -145,6 +145,12 @@ public final class SpotInterruption: Callback {
         self.uploadMargin = uploadMargin
         self.uploadWaitWithoutDeadline = uploadWaitWithoutDeadline
         self.source = source
+        // A notice that arrives while the run's final upload is awaited bounds that wait.
+        checkpoint.stopWaitingForUploads = { [source, now] in
+            guard let request = source.pendingInterruption else { return nil }
+            let budget = request.secondsRemaining(at: now()).map { $0 - uploadMargin } ?? uploadWaitWithoutDeadline
+            return max(0, budget)
+        }
         self.checkpoint = checkpoint
         self.saveOnRebalance = saveOnRebalance
         self.resumedCheckpoint = resumedCheckpoint
@@ -247,7 +253,13 @@ public final class SpotInterruption: Callback {
         if let mirror = checkpoint.mirror, let file {
             let waitStart = clock.now
             let budget = margin.map { $0 - uploadMargin } ?? uploadWaitWithoutDeadline
-            let result = mirror.wait(for: file, timeout: max(0, budget))
+            let waitDeadline = Date().addingTimeInterval(max(0, budget))
+            var result = mirror.wait(for: file, timeout: max(0, budget))
+            if case .failed = result, !mirror.statistics.lastFailureRefused, waitDeadline.timeIntervalSinceNow > 1 {
+                log("warning: interruption: the upload of \(file.name) failed; trying again in the time left")
+                mirror.enqueue(file)
+                result = mirror.wait(for: file, timeout: waitDeadline.timeIntervalSinceNow)
+            }
             report?.upload = result
             report?.uploadWaitSeconds = waitStart.duration(to: clock.now).seconds
             switch result {

@@ -51,6 +51,9 @@ public final class CheckpointMirror: @unchecked Sendable {
         public var lastUploaded: StoredCheckpoint?
         /// The description of the last failure, if any.
         public var lastError: String?
+        /// Whether the last failure was a refusal (``CheckpointStoreError/Code/refused``),
+        /// which another attempt would meet again.
+        public var lastFailureRefused = false
     }
 
     /// The store checkpoints are copied to.
@@ -71,6 +74,7 @@ public final class CheckpointMirror: @unchecked Sendable {
     private var counters = Statistics()
     private var waiter: CheckedContinuation<CheckpointFile?, Never>?
     private var stopped = false
+    private var pruning = false
     private let log: (String) -> Void
     private let retryDelay: Duration
     /// Whether the mirror created its thread (and so ends it when its worker stops).
@@ -187,6 +191,21 @@ public final class CheckpointMirror: @unchecked Sendable {
         }
     }
 
+    /// Blocks until nothing is pending, in flight or being pruned (the store holds at most
+    /// `keep` checkpoints then), or `timeout` seconds pass.
+    /// - Parameter timeout: The longest wait in seconds.
+    /// - Returns: Whether the mirror became idle in time.
+    @discardableResult
+    public func drain(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(max(0, timeout))
+        condition.lock()
+        defer { condition.unlock() }
+        while pending != nil || inFlight != nil || pruning {
+            if !condition.wait(until: deadline) { return pending == nil && inFlight == nil && !pruning }
+        }
+        return true
+    }
+
     // MARK: Worker
 
     private func next() async -> CheckpointFile? {
@@ -216,12 +235,19 @@ public final class CheckpointMirror: @unchecked Sendable {
     private func work() async {
         while let file = await next() {
             let result = await upload(file)
-            // Pruned before the result is published, so that a process that exits right
-            // after wait(for:) leaves the store at `keep` checkpoints.
+            // Published before pruning, so that an emergency wait is not spent on it; a run
+            // that ends normally calls drain() to leave the store at `keep` checkpoints.
             if case .uploaded(let stored) = result, let keep {
+                locked { pruning = true }
+                finish(file, result)
                 await prune(keep: keep, protecting: stored)
+                locked {
+                    pruning = false
+                    condition.broadcast()
+                }
+            } else {
+                finish(file, result)
             }
-            finish(file, result)
         }
         if ownsThread { thread.shutdown() }
     }
@@ -273,6 +299,7 @@ public final class CheckpointMirror: @unchecked Sendable {
         }
         var delay = retryDelay
         var lastError = ""
+        var refused = false
         for attempt in 1...attempts {
             do {
                 let stored = try await store.put(file.name, bytes: bytes)
@@ -281,7 +308,7 @@ public final class CheckpointMirror: @unchecked Sendable {
                 return .uploaded(stored)
             } catch {
                 lastError = String(describing: error)
-                let refused = (error as? CheckpointStoreError)?.code == .refused
+                refused = (error as? CheckpointStoreError)?.code == .refused
                 if refused || attempt == attempts { break }
                 log("warning: checkpoint mirror: uploading \(file.name) to \(store.location(of: file.name)) failed "
                     + "(attempt \(attempt) of \(attempts)): \(error); retrying")
@@ -289,6 +316,7 @@ public final class CheckpointMirror: @unchecked Sendable {
                 delay *= 2
             }
         }
+        locked { counters.lastFailureRefused = refused }
         let reason = "uploading \(file.name) to \(store.location(of: file.name)) failed: \(lastError)"
         log("error: checkpoint mirror: " + reason + "; training goes on, the next checkpoint will be uploaded as usual")
         return .failed(reason)
@@ -296,7 +324,10 @@ public final class CheckpointMirror: @unchecked Sendable {
 
     private func prune(keep: Int, protecting stored: StoredCheckpoint) async {
         do {
-            let objects = try await store.list().sorted { $0.globalStep > $1.globalStep }
+            // Only checkpoints up to the one just uploaded are ranked: objects with higher steps
+            // (left by another run, or damaged ones a resume skipped) must not push good ones out.
+            let objects = try await store.list().filter { $0.globalStep <= stored.globalStep }
+                .sorted { $0.globalStep > $1.globalStep }
             let surplus = objects.dropFirst(keep).map(\.name).filter { $0 != stored.name }
             if !surplus.isEmpty { try await store.delete(surplus) }
         } catch {

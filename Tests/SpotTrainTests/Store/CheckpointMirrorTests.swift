@@ -194,8 +194,9 @@ private final class AtTrainEnd: Callback {
     @Test func storeKeepsTheNewestByStepAndNeverTheOneJustUploaded() throws {
         let (local, storeDirectory, cleanup) = try StoreFixtures.directories()
         defer { cleanup() }
-        // The store already holds newer checkpoints (of an earlier, longer run).
-        for step in [50, 60] { _ = try Self.save(step: step, in: storeDirectory) }
+        // The store already holds an older checkpoint, and newer ones (of an earlier, longer
+        // run, or damaged ones a resume skipped): those must not push good ones out.
+        for step in [1, 50, 60] { _ = try Self.save(step: step, in: storeDirectory) }
         let mirror = Self.mirror(storeDirectory, local, keep: 1)
         defer { mirror.stop() }
         let file = try Self.save(step: 2, in: local)
@@ -204,8 +205,9 @@ private final class AtTrainEnd: Callback {
             Issue.record("not uploaded")
             return
         }
-        // keep 1: step 60 is the newest and stays; step 2 was just uploaded and stays; 50 goes.
-        let pruned = try StoreFixtures.eventually { try storeDirectory.list().map(\.globalStep) == [2, 60] }
+        // keep 1 among the steps up to 2: step 2 (just uploaded) stays, step 1 goes; 50 and 60
+        // are not ranked.
+        let pruned = try StoreFixtures.eventually { try storeDirectory.list().map(\.globalStep) == [2, 50, 60] }
         #expect(pruned, "\((try? storeDirectory.list().map(\.globalStep)) ?? [])")
     }
 
