@@ -15,7 +15,7 @@
 #   PEERS="torch keras_tf"       peers to run (keras_jax also works; it is ~8x slower)
 #   VENV=/tmp/peers/venv         the peers' virtualenv (made by peers/setup.sh)
 #   MNIST_DIR=...      folder with the four *-ubyte.gz files (default: the first
-#                      shared/data/mnist found walking up from this script)
+#                      Data/mnist or shared/data/mnist found walking up from this script)
 #   SPOTTRAIN=...      a prebuilt spottrain binary (default: build it: swift build -c release)
 #   OUT=/tmp/spottrain-compare/<UTC time>   where every output goes
 set -euo pipefail
@@ -61,6 +61,7 @@ command -v gcc >/dev/null || die "gcc is missing (needed for the sgemm peak)"
 if [[ -z ${MNIST_DIR:-} ]]; then
   d=$HERE
   while [[ $d != / ]]; do
+    if [[ -f $d/Data/mnist/train-images-idx3-ubyte.gz ]]; then MNIST_DIR=$d/Data/mnist; break; fi
     if [[ -f $d/shared/data/mnist/train-images-idx3-ubyte.gz ]]; then MNIST_DIR=$d/shared/data/mnist; break; fi
     d=$(dirname "$d")
   done

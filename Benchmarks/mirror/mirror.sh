@@ -9,7 +9,7 @@
 #   STEPS=300           global steps per run (batch 128, the full MNIST training set)
 #   SAVE_EVERY=20       --save-every-steps (a 14 MB checkpoint every 20 steps, ~1.7 s)
 #   THREADS=2           --threads
-#   MNIST_DIR=...       the four *-ubyte.gz files (default: the first shared/data/mnist up the tree)
+#   MNIST_DIR=...       the four *-ubyte.gz files (default: the first Data/mnist or shared/data/mnist up the tree)
 #   SPOTTRAIN=...       a prebuilt spottrain binary (default: swift build -c release)
 #   OUT=/tmp/spottrain-mirror/<UTC time>
 set -euo pipefail
@@ -26,6 +26,7 @@ die() { echo "mirror.sh: $*" >&2; exit 1; }
 if [[ -z "${MNIST_DIR:-}" ]]; then
   dir="$ROOT"
   while [[ "$dir" != "/" ]]; do
+    if [[ -f "$dir/Data/mnist/train-images-idx3-ubyte.gz" ]]; then MNIST_DIR="$dir/Data/mnist"; break; fi
     if [[ -f "$dir/shared/data/mnist/train-images-idx3-ubyte.gz" ]]; then MNIST_DIR="$dir/shared/data/mnist"; break; fi
     dir=$(dirname "$dir")
   done

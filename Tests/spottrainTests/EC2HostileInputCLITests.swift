@@ -136,7 +136,7 @@ struct EC2HostileInputCLITests {
 }
 
 /// `train --spot` honours a spot notice whose time cannot be read: it checkpoints and exits 75.
-@Suite(.enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST at ../shared/data/mnist or SPOTTRAIN_MNIST_DIR"),
+@Suite(.enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST (Data/mnist, SPOTTRAIN_MNIST_DIR or ../shared/data/mnist)"),
        .enabled(if: FakeIMDSServer.isAvailable, "needs python3 for Scripts/fake_imds.py"))
 struct SpotNoticeUnreadableTimeCLITests {
     @Test(arguments: ["Sun, 29 Nov 2099 12:00:00 GMT", "soon"])

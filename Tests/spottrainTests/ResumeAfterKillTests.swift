@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Bit-exact resume of `spottrain train` after SIGKILL at arbitrary moments.
-@Suite(.enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST at ../shared/data/mnist or SPOTTRAIN_MNIST_DIR"))
+@Suite(.enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST (Data/mnist, SPOTTRAIN_MNIST_DIR or ../shared/data/mnist)"))
 struct ResumeAfterKillTests {
     /// 640 examples at batch 64: 10 steps per epoch; 25 steps cross two epoch boundaries.
     static func arguments(checkpointDir: String, summary: String) -> [String] {

@@ -7,7 +7,7 @@ import Testing
 /// after SIGKILL (bit-identical), a corrupt object skipped, the emergency checkpoint of a
 /// spot notice in the bucket before exit 75, `--keep` and `--fresh` in the bucket.
 @Suite(.serialized,
-       .enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST at ../shared/data/mnist or SPOTTRAIN_MNIST_DIR"),
+       .enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST (Data/mnist, SPOTTRAIN_MNIST_DIR or ../shared/data/mnist)"),
        .enabled(if: Moto.endpoint != nil, "SPOTTRAIN_MOTO_ENDPOINT is not set: start moto with `eval \"$(Scripts/ci/moto.sh start)\"`"))
 struct S3StoreCLITests {
     /// 640 examples at batch 64: 10 steps per epoch; the run stops at step 25, in epoch 3.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `spottrain simulate` end to end on a tiny run.
-@Suite(.enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST at ../shared/data/mnist or SPOTTRAIN_MNIST_DIR"))
+@Suite(.enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST (Data/mnist, SPOTTRAIN_MNIST_DIR or ../shared/data/mnist)"))
 struct SimulateCommandTests {
     @Test func interruptedSessionFinishesWithTheReferenceWeights() throws {
         let result = try ChildProcess.run(["simulate", "--data", Fixtures.mnistDirectory!, "--train-limit", "512", "--test-limit", "50",

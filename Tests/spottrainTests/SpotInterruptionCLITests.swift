@@ -5,7 +5,7 @@ import Testing
 /// `spottrain train` interrupted for real: a spot notice from a fake IMDS, SIGTERM, a notice
 /// past its deadline (saved anyway), IMDS failures, and a failing emergency save. Every
 /// child's IMDS endpoint is a loopback address.
-@Suite(.serialized, .enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST at ../shared/data/mnist or SPOTTRAIN_MNIST_DIR"),
+@Suite(.serialized, .enabled(if: Fixtures.mnistDirectory != nil, "needs the real MNIST (Data/mnist, SPOTTRAIN_MNIST_DIR or ../shared/data/mnist)"),
        .enabled(if: FakeIMDSServer.isAvailable, "needs python3 for Scripts/fake_imds.py"))
 struct SpotInterruptionCLITests {
     /// 640 examples at batch 64: 10 steps per epoch; the run stops at step 25, in epoch 3.

@@ -141,9 +141,9 @@ final class CheckpointFixture {
     }
 }
 
-/// Finds `train-images-idx3-ubyte.gz`: in `$MNIST_DIR` if set, else in `shared/data/mnist/`
-/// under the current directory or any of its ancestors, else the same from this source
-/// file's directory upwards.
+/// Finds `train-images-idx3-ubyte.gz`: in `$MNIST_DIR` if set, else in `Data/mnist/` (the
+/// copy the repository ships) or `shared/data/mnist/` under the current directory or any of
+/// its ancestors, else the same from this source file's directory upwards.
 func locateMNISTTrainImages() -> String? {
     let name = "train-images-idx3-ubyte.gz"
     let fm = FileManager.default
@@ -154,8 +154,10 @@ func locateMNISTTrainImages() -> String? {
     for start in [fm.currentDirectoryPath, (#filePath as NSString).deletingLastPathComponent] {
         var dir = URL(fileURLWithPath: start).standardizedFileURL
         while true {
-            let candidate = dir.appendingPathComponent("shared/data/mnist/\(name)").path
-            if fm.fileExists(atPath: candidate) { return candidate }
+            for relative in ["Data/mnist", "shared/data/mnist"] {
+                let candidate = dir.appendingPathComponent("\(relative)/\(name)").path
+                if fm.fileExists(atPath: candidate) { return candidate }
+            }
             let parent = dir.deletingLastPathComponent()
             if parent.path == dir.path { break }
             dir = parent
@@ -335,7 +337,7 @@ let benchmarks: @Sendable () -> Void = {
     let mnistPath = locateMNISTTrainImages()
     if mnistPath == nil {
         print("SpotTrainBenchmarks: skipping 'IDX parse': train-images-idx3-ubyte.gz not found "
-              + "(set MNIST_DIR, or put it in shared/data/mnist/ above the current directory)")
+              + "(set MNIST_DIR, or restore Data/mnist/ in the package)")
     }
     // Gunzip (9.9 MB → 47 MB) and parse 60,000 28×28 images.
     Benchmark("IDX parse, MNIST train images (.gz, 47 MB)",

@@ -1,7 +1,8 @@
 """Load the real MNIST IDX files (gzipped) with numpy only. Never downloads.
 
 Location: the MNIST_DIR environment variable (compare.sh sets it), else the first
-`shared/data/mnist` folder found walking up from this file, or the `data_dir` argument.
+`Data/mnist` (the repository's copy) or `shared/data/mnist` folder found walking up from
+this file, or the `data_dir` argument.
 """
 import gzip
 import os
@@ -13,9 +14,9 @@ def _find_default_dir():
         return os.environ["MNIST_DIR"]
     d = os.path.dirname(os.path.abspath(__file__))
     while True:
-        candidate = os.path.join(d, "shared", "data", "mnist")
-        if os.path.isdir(candidate):
-            return candidate
+        for candidate in (os.path.join(d, "Data", "mnist"), os.path.join(d, "shared", "data", "mnist")):
+            if os.path.isfile(os.path.join(candidate, "train-images-idx3-ubyte.gz")):
+                return candidate
         parent = os.path.dirname(d)
         if parent == d:
             raise FileNotFoundError("MNIST not found: set MNIST_DIR to the folder with the *-ubyte.gz files")

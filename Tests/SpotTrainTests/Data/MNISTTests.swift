@@ -135,7 +135,8 @@ import SpotTrain
 
     // MARK: The real data set
 
-    /// `SPOTTRAIN_MNIST_DIR`, or `../shared/data/mnist` next to the package root.
+    /// The real MNIST, first found of: `SPOTTRAIN_MNIST_DIR`, the package's own `Data/mnist`
+    /// (shipped with the repository), `../shared/data/mnist` next to the package root.
     static let realDirectory: String? = {
         if let dir = ProcessInfo.processInfo.environment["SPOTTRAIN_MNIST_DIR"] { return dir }
         // #filePath is <root>/Tests/SpotTrainTests/Data/MNISTTests.swift.
@@ -144,12 +145,15 @@ import SpotTrain
             .deletingLastPathComponent()   // SpotTrainTests
             .deletingLastPathComponent()   // Tests
             .deletingLastPathComponent()   // package root
-        let dir = root.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").standardizedFileURL.path
-        return FileManager.default.fileExists(atPath: dir) ? dir : nil
+        for relative in ["Data/mnist", "../shared/data/mnist"] {
+            let dir = root.appendingPathComponent(relative).standardizedFileURL.path
+            if FileManager.default.fileExists(atPath: dir + "/train-labels-idx1-ubyte.gz") { return dir }
+        }
+        return nil
     }()
 
     @Test(.enabled(if: realDirectory != nil,
-                   "MNIST not found: set SPOTTRAIN_MNIST_DIR or place it in ../shared/data/mnist next to the package"))
+                   "MNIST not found: set SPOTTRAIN_MNIST_DIR, or restore Data/mnist in the package"))
     func loadsRealMNIST() throws {
         let (train, test) = try MNIST.load(from: try #require(Self.realDirectory))
         #expect(train.count == 60000)

@@ -12,11 +12,15 @@ enum Fixtures {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The real MNIST: `SPOTTRAIN_MNIST_DIR` or `../shared/data/mnist` beside the package.
+    /// The real MNIST, first found of: `SPOTTRAIN_MNIST_DIR`, the package's own `Data/mnist`
+    /// (shipped with the repository), `../shared/data/mnist` beside the package.
     static var mnistDirectory: String? {
         if let dir = ProcessInfo.processInfo.environment["SPOTTRAIN_MNIST_DIR"] { return dir }
-        let dir = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").path
-        return FileManager.default.fileExists(atPath: dir + "/train-labels-idx1-ubyte.gz") ? dir : nil
+        for relative in ["Data/mnist", "../shared/data/mnist"] {
+            let dir = packageRoot.appendingPathComponent(relative).standardizedFileURL.path
+            if FileManager.default.fileExists(atPath: dir + "/train-labels-idx1-ubyte.gz") { return dir }
+        }
+        return nil
     }
 
     /// A new empty temporary directory.
