@@ -52,6 +52,20 @@ import SpotTrain
         #expect(model.outputShape(for: [7, 6, 6, 1]) == [7, 4])
     }
 
+    @Test func inferenceDocExampleInfersTheFlattenedSize() {
+        // The example of Docs/CustomTrainingLoop.md, "Shapes are inferred from the input shape".
+        let rng = RandomGenerator(seed: 7)
+        let model = Sequential(inputShape: [28, 28, 1]) {
+            Conv2D(inputChannels: 1, outputChannels: 32, kernelSize: 3, activation: .relu, rng: rng)
+            MaxPool2D(poolSize: 2)
+            Flatten()
+            Dense(units: 128, activation: .relu, rng: rng)
+            Dense(units: 10, rng: rng)
+        }
+        #expect((model.layers[3] as! Dense).inputFeatures == 5408)
+        #expect(model.outputShape(for: [2, 28, 28, 1]) == [2, 10])
+    }
+
     @Test func inferredDenseDrawsTheSameWeightsAsAHandSizedOne() {
         let a = Dense(units: 5, initializer: .heNormal, rng: RandomGenerator(seed: 9))
         #expect(!a.isBuilt && a.inputFeatures == 0)
