@@ -97,28 +97,14 @@ public final class Trainer {
                           count: dataset.count)
     }
 
-    /// Computes the model's outputs for `images` in inference mode.
+    /// Computes the model's outputs for `images` in inference mode: the same as
+    /// ``Layer/predict(_:batchSize:)-(Tensor,_)`` on ``model``.
     /// - Parameters:
     ///   - images: `[n, height, width, channels]`.
     ///   - batchSize: Examples per forward pass.
     /// - Returns: A new tensor `[n, classes]` of logits.
     public func predict(_ images: Tensor, batchSize: Int = 500) -> Tensor {
-        precondition(batchSize > 0, "Trainer.predict: batchSize \(batchSize) must be positive")
-        let n = images.shape[0]
-        let example = Array(images.shape.dropFirst())
-        let exampleSize = example.reduce(1, *)
-        let classes = model.outputShape(for: [1] + example)[1]
-        let out = Tensor.zeros([n, classes])
-        var start = 0
-        while start < n {
-            let end = min(start + batchSize, n)
-            let chunk = Tensor(shape: [end - start] + example, storage: TensorStorage(uninitializedCount: (end - start) * exampleSize))
-            chunk.pointer.update(from: images.pointer + start * exampleSize, count: chunk.count)
-            let logits = model.forward(chunk, training: false)
-            (out.pointer + start * classes).update(from: logits.pointer, count: logits.count)
-            start = end
-        }
-        return out
+        model.predict(images, batchSize: batchSize)
     }
 
     private func reusableBatch(_ slot: inout Batch?, capacity: Int, exampleShape: [Int]) -> Batch {
