@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import SpotTrain
 
-/// `spottrain checkpoint inspect|verify`.
+/// `spottrain checkpoint inspect|verify|export|import`.
 struct CheckpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint",
-        abstract: "Inspect and verify checkpoint files.",
-        subcommands: [Inspect.self, Verify.self]
+        abstract: "Inspect and verify checkpoint files; export and import their weights.",
+        subcommands: [Inspect.self, Verify.self, Export.self, Import.self]
     )
 
     /// `spottrain checkpoint inspect FILE`.
