@@ -6,6 +6,12 @@
 // version otherwise; on other architectures only the portable one. Results are identical
 // for any thread count on one machine; between a machine with AVX2+FMA and one without
 // they can differ in the last bits (fused multiply-add rounding).
+//
+// The kernels live by family, each file with its portable version, its AVX2 + FMA version
+// and the dispatch: small_depth.c (the direct convolution's products), adam.c (the Adam
+// step), conv_s1.c (the stride-1 implicit-GEMM convolution), sparse.c (sparse output
+// gradients), winograd.c (Winograd F(2x2, 3x3)); cpu.c decides which version runs, and
+// spot_kernels_internal.h holds what they share.
 #ifndef SPOT_KERNELS_H
 #define SPOT_KERNELS_H
 
