@@ -38,14 +38,7 @@ ensure_venv() {
     log "creating venv $VENV"
     "$PY" -m venv --system-site-packages "$VENV"
   fi
-  if ! "$VENV/bin/python" - "${PINS[@]}" <<'PYCHECK' >/dev/null 2>&1
-import sys
-from importlib.metadata import version
-for pin in sys.argv[1:]:
-    name, wanted = pin.split("==")
-    if version(name).lower() != wanted.lower():
-        sys.exit(1)
-PYCHECK
+  if ! "$VENV/bin/python" "$(dirname "$0")/venv_has_pins.py" "${PINS[@]}" >/dev/null 2>&1
   then
     log "installing ${PINS[*]}"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PINS[@]}" >&2
