@@ -69,7 +69,11 @@ enum EC2Decoding {
                  privateIpAddress: xml.string("privateIpAddress"),
                  publicIpAddress: xml.string("ipAddress"),
                  launchTime: xml.date("launchTime"),
-                 tags: xml.tags)
+                 tags: xml.tags,
+                 stateReason: xml.child("stateReason").flatMap { reason in
+                     reason.string("code").map { StateReason(code: $0, message: reason.text("message") ?? "") }
+                 },
+                 stateTransitionReason: xml.string("reason"))
     }
 
     static func snapshot(_ xml: EC2XML.Element) throws -> Snapshot {

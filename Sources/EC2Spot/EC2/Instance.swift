@@ -24,6 +24,12 @@ public struct Instance: Sendable, Hashable {
     public var launchTime: Date?
     /// The tags.
     public var tags: [Tag]
+    /// Why the instance last changed state, in EC2's code and message (for example
+    /// `Server.SpotInstanceTermination` or `Client.UserInitiatedShutdown`); nil if not reported.
+    public var stateReason: StateReason?
+    /// EC2's free-text reason for the last transition (`stateTransitionReason`), for example
+    /// `User initiated (2024-06-01 12:00:00 GMT)`; nil if not reported.
+    public var stateTransitionReason: String?
 
     /// Whether the instance is a spot instance.
     public var isSpot: Bool { lifecycle == "spot" }
@@ -41,10 +47,14 @@ public struct Instance: Sendable, Hashable {
     ///   - publicIpAddress: The public address.
     ///   - launchTime: The launch time.
     ///   - tags: The tags.
+    ///   - stateReason: Why the state last changed.
+    ///   - stateTransitionReason: EC2's free-text transition reason.
     public init(instanceId: String, state: InstanceState, availabilityZone: String, instanceType: String,
                 imageId: String? = nil, lifecycle: String? = nil, spotInstanceRequestId: String? = nil,
                 privateIpAddress: String? = nil, publicIpAddress: String? = nil, launchTime: Date? = nil,
-                tags: [Tag] = []) {
+                tags: [Tag] = [], stateReason: StateReason? = nil, stateTransitionReason: String? = nil) {
+        self.stateReason = stateReason
+        self.stateTransitionReason = stateTransitionReason
         self.instanceId = instanceId
         self.state = state
         self.availabilityZone = availabilityZone
@@ -56,6 +66,28 @@ public struct Instance: Sendable, Hashable {
         self.publicIpAddress = publicIpAddress
         self.launchTime = launchTime
         self.tags = tags
+    }
+}
+
+/// Why an instance changed state (`stateReason`): EC2's code and message.
+public struct StateReason: Sendable, Hashable {
+    /// The code, for example `Server.SpotInstanceTermination`, `Client.UserInitiatedShutdown`
+    /// or `Client.InstanceInitiatedShutdown`.
+    public var code: String
+    /// The message.
+    public var message: String
+
+    /// Whether EC2 reclaimed a spot instance (`Server.SpotInstanceTermination`,
+    /// `Server.SpotInstanceShutdown`).
+    public var isSpotInterruption: Bool { code.hasPrefix("Server.SpotInstance") }
+
+    /// Creates a reason.
+    /// - Parameters:
+    ///   - code: The code.
+    ///   - message: The message.
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
     }
 }
 
