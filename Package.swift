@@ -102,7 +102,9 @@ let package = Package(
         ),
         .testTarget(
             name: "spottrainTests",
-            dependencies: ["SpotTrain"]
+            // The CLI is tested as a built binary; "spottrain" is imported (@testable) only for
+            // the pure rules of `job run` (JobLifecycleTests).
+            dependencies: ["SpotTrain", "spottrain"]
         ),
     ]
 )

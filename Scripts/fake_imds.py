@@ -15,7 +15,7 @@ Metadata (IMDSv2 rules):
     PUT /latest/api/token             needs X-aws-ec2-metadata-token-ttl-seconds in 1..21600
                                       (400 otherwise); 403 if X-Forwarded-For is present
     GET /latest/meta-data/...         needs a valid, unexpired X-aws-ec2-metadata-token (401)
-        instance-id, placement/availability-zone, placement/region,
+        instance-id, instance-type, placement/availability-zone, placement/region,
         spot/instance-action          404 until /_control/interrupt
         events/recommendations/rebalance  404 until /_control/rebalance
         iam/security-credentials/     the role name
@@ -64,6 +64,7 @@ class State:
     def __init__(self, args):
         self.lock = threading.Lock()
         self.instance_id = args.instance_id
+        self.instance_type = args.instance_type
         self.availability_zone = args.availability_zone
         self.region = args.region
         self.role_name = args.role_name
@@ -224,6 +225,8 @@ class Handler(BaseHTTPRequestHandler):
         state = self.state
         if path == "instance-id":
             self.reply(200, state.instance_id)
+        elif path == "instance-type":
+            self.reply(200, state.instance_type)
         elif path == "placement/availability-zone":
             self.reply(200, state.availability_zone)
         elif path == "placement/region":
@@ -331,6 +334,7 @@ def main():
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--port-file", help="write the chosen port to this file (atomically)")
     parser.add_argument("--instance-id", default="i-0fake00000000imds")
+    parser.add_argument("--instance-type", default="t3.micro")
     parser.add_argument("--availability-zone", default="us-east-1a")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--role-name", default="spottrain-test-role")

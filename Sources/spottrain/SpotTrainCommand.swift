@@ -8,6 +8,7 @@ struct SpotTrainCommand: AsyncParsableCommand {
         commandName: "spottrain",
         abstract: "Checkpointed neural-network training for interruptible (EC2 spot) machines.",
         version: SpotTrainLibrary.version,
-        subcommands: [TrainCommand.self, CheckpointCommand.self, EC2Command.self, SimulateCommand.self, DataCommand.self]
+        subcommands: [TrainCommand.self, CheckpointCommand.self, EC2Command.self, SimulateCommand.self, DataCommand.self,
+                      JobCommand.self]
     )
 }

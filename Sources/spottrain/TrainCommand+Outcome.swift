@@ -25,6 +25,8 @@ extension TrainCommand {
         case let error as CheckpointStoreError:
             // A store that refuses (wrong secret, no such bucket, access denied) refuses again.
             return error.code == .refused ? ExitStatus.configuration : ExitStatus.failure
+        case let error as S3DataError:
+            return error.exitStatus
         case is CredentialsError, is EC2ConfigurationError:
             return ExitStatus.configuration
         default:

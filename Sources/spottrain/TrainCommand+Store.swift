@@ -27,18 +27,21 @@ extension TrainCommand {
         guard let checkpointDir else { return nil }
         guard Self.isS3URL(checkpointDir) else { return checkpointDir }
         let (bucket, prefix) = try S3CheckpointStore.parse(checkpointDir)
+        return cacheRoot + "/s3/" + bucket + (prefix.isEmpty ? "" : "/" + prefix)
+    }
+
+    /// The local cache root: `--cache-dir`, else `$SPOTTRAIN_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/spottrain`, else `~/.cache/spottrain`.
+    var cacheRoot: String {
         let variables = ProcessInfo.processInfo.environment
-        let root: String
         if let cacheDir {
-            root = cacheDir
+            return cacheDir
         } else if let configured = variables["SPOTTRAIN_CACHE_DIR"], !configured.isEmpty {
-            root = configured
+            return configured
         } else if let xdg = variables["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
-            root = xdg + "/spottrain"
-        } else {
-            root = (variables["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()) + "/.cache/spottrain"
+            return xdg + "/spottrain"
         }
-        return root + "/s3/" + bucket + (prefix.isEmpty ? "" : "/" + prefix)
+        return (variables["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()) + "/.cache/spottrain"
     }
 
     /// Builds the S3 store and its mirror, checks that the store can be written (credentials,
@@ -53,16 +56,8 @@ extension TrainCommand {
     ///   configuration errors of ``AWSClientSettings/resolve(variables:profile:region:imds:transport:)``.
     func openStore(_ url: String, thread: CheckpointStoreThread) throws -> S3CheckpointStore {
         let (bucket, prefix) = try S3CheckpointStore.parse(url)
-        let variables = ProcessInfo.processInfo.environment
-        let imdsURL = imdsEndpoint.flatMap(URL.init(string:))
-        let explicitEndpoint = s3Endpoint.flatMap(URL.init(string:))
-        let store = try thread.run { [profile, region] in
-            let imds = try InstanceMetadataClient(endpoint: imdsURL, environment: variables)
-            let transport = AsyncHTTPClientTransport.aws(environment: variables)
-            let settings = try await AWSClientSettings.resolve(variables: variables, profile: profile, region: region,
-                                                              imds: imds, transport: transport)
-            return S3CheckpointStore(client: try settings.s3Client(endpoint: explicitEndpoint), bucket: bucket, prefix: prefix)
-        }
+        let client = try s3Client(thread: thread)
+        let store = S3CheckpointStore(client: client, bucket: bucket, prefix: prefix)
         try thread.run { try await store.checkAccess() }
         do {
             let discarded = try thread.run { try await store.discardIncompleteUploads() }
@@ -74,6 +69,26 @@ extension TrainCommand {
             printNotice("warning: checkpoint store: could not list or abort unfinished uploads under \(store.location): \(error)")
         }
         return store
+    }
+
+    /// The S3 client of the store and of `--data s3://…`: `--region`, `--profile` and
+    /// `--s3-endpoint` over the AWS CLI's variables and files, the region from IMDS when
+    /// nothing names one (IMDS at `--imds-endpoint`, else `AWS_EC2_METADATA_SERVICE_ENDPOINT`).
+    /// - Parameter thread: The thread the resolution runs on.
+    /// - Returns: The client.
+    /// - Throws: The configuration errors of
+    ///   ``AWSClientSettings/resolve(variables:profile:region:imds:transport:)``.
+    func s3Client(thread: CheckpointStoreThread) throws -> S3Client {
+        let variables = ProcessInfo.processInfo.environment
+        let imdsURL = imdsEndpoint.flatMap(URL.init(string:))
+        let explicitEndpoint = s3Endpoint.flatMap(URL.init(string:))
+        return try thread.run { [profile, region] in
+            let imds = try InstanceMetadataClient(endpoint: imdsURL, environment: variables)
+            let transport = AsyncHTTPClientTransport.aws(environment: variables)
+            let settings = try await AWSClientSettings.resolve(variables: variables, profile: profile, region: region,
+                                                              imds: imds, transport: transport)
+            return try settings.s3Client(endpoint: explicitEndpoint)
+        }
     }
 
     /// `--fresh` for the store: moves every checkpoint under the prefix to

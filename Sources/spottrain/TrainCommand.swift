@@ -13,6 +13,11 @@ struct TrainCommand: ParsableCommand {
         Reads the four standard MNIST IDX files (raw or gzipped) from --data. Progress goes to
         standard error; --summary writes one JSON object when the run ends.
 
+        --data s3://BUCKET/PREFIX downloads the four files once into --data-cache-dir (default
+        the cache root followed by /data/s3/BUCKET/PREFIX), each checked (size, the prefix's
+        SHA256SUMS when it has one, the IDX header) and written atomically; a later run reuses
+        them. A missing object exits 78 naming the keys tried, a network failure 1.
+
         Interruptions: with --checkpoint-dir, SIGTERM or SIGINT makes the run finish the current
         batch, write a checkpoint and stop (a second signal exits at once). --spot also polls
         the EC2 instance-metadata service (IMDSv2) for spot interruption notices, which are
@@ -48,8 +53,12 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "Directory with the MNIST IDX files (train-images-idx3-ubyte[.gz], …).")
+    @Option(help: "Directory with the MNIST IDX files (train-images-idx3-ubyte[.gz], …), or s3://BUCKET/PREFIX holding them (downloaded once into --data-cache-dir).")
     var data: String
+
+    @Option(name: .customLong("data-cache-dir"),
+            help: "With --data s3://…: where the files are kept (default: the cache root, see --cache-dir, then /data/s3/BUCKET/PREFIX).")
+    var dataCacheDir: String?
 
     @Option(help: "Total number of epochs.")
     var epochs: Int = 12
@@ -100,7 +109,7 @@ struct TrainCommand: ParsableCommand {
     var checkpointMirror: String?
 
     @Option(name: .customLong("cache-dir"),
-            help: "With --checkpoint-dir s3://…: the local cache root (default $SPOTTRAIN_CACHE_DIR, else ~/.cache/spottrain).")
+            help: "With --checkpoint-dir s3://… or --data s3://…: the local cache root (default $SPOTTRAIN_CACHE_DIR, else ~/.cache/spottrain).")
     var cacheDir: String?
 
     @Option(help: "AWS region of the S3 store (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, else IMDS).")
@@ -166,11 +175,20 @@ struct TrainCommand: ParsableCommand {
             } catch {
                 throw ValidationError("\(error)")
             }
-        } else if region != nil || profile != nil || s3Endpoint != nil {
-            throw ValidationError("--region, --profile and --s3-endpoint need an S3 store (--checkpoint-mirror or --checkpoint-dir s3://…)")
+        } else if (region != nil || profile != nil || s3Endpoint != nil) && !Self.isS3URL(data) {
+            throw ValidationError("--region, --profile and --s3-endpoint need an S3 store (--checkpoint-mirror or --checkpoint-dir s3://…) or --data s3://…")
         }
-        if cacheDir != nil, !(checkpointDir.map(Self.isS3URL) ?? false) {
-            throw ValidationError("--cache-dir needs --checkpoint-dir s3://BUCKET/PREFIX")
+        if Self.isS3URL(data) {
+            do {
+                _ = try S3CheckpointStore.parse(data)
+            } catch {
+                throw ValidationError("--data: \(error)")
+            }
+        } else if dataCacheDir != nil {
+            throw ValidationError("--data-cache-dir needs --data s3://BUCKET/PREFIX")
+        }
+        if cacheDir != nil, !(checkpointDir.map(Self.isS3URL) ?? false), !Self.isS3URL(data) {
+            throw ValidationError("--cache-dir needs --checkpoint-dir s3://BUCKET/PREFIX or --data s3://BUCKET/PREFIX")
         }
         if let s3Endpoint {
             guard let url = URL(string: s3Endpoint), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
@@ -203,209 +221,9 @@ struct TrainCommand: ParsableCommand {
     /// The largest `--threads`.
     static let maximumThreads = 1024
 
+    /// Runs one ``TrainingSession`` and exits with its status.
     private func train() throws {
-        let clock = ContinuousClock()
-        let start = clock.now
-        try checkPaths()
-        let localDir = try localCheckpointDirectory()
-        let directoryLock = try localDir.map { try CheckpointDirectory(path: $0).lock() }
-        defer { directoryLock?.release() }
-        // Store work (listing, downloads, uploads) runs on its own thread; see CheckpointMirror.
-        let storeThread = storeURL.map { _ in CheckpointStoreThread() }
-        var mirror: CheckpointMirror?
-        defer {
-            mirror?.stop()
-            storeThread?.shutdown()
-        }
-        var signals: SignalInterruptionSource?
-        var feed: SpotNoticeFeed?
-        defer {
-            feed?.stop()
-            signals?.uninstall()
-        }
-        // Handle signals and notices from the start: one arriving while the data and the
-        // checkpoint load is acted on before the first batch.
-        let flag = InterruptionFlag()
-        if localDir != nil {
-            let signalSource = SignalInterruptionSource(flag: flag, onRepeat: { signal in
-                printNotice("interruption: \(SignalInterruptionSource.name(of: signal)) again: exiting now "
-                            + "(checkpoints on disk are intact)")
-                _exit(128 + signal)
-            }, log: { printNotice($0) })
-            try signalSource.install()
-            signals = signalSource
-            if spot {
-                let spotFeed = try SpotNoticeFeed(endpoint: imdsEndpoint.flatMap(URL.init(string:)),
-                                                  pollInterval: pollInterval ?? 5, flag: flag)
-                printNotice("spot: watching \(spotFeed.endpoint.absoluteString) for interruption notices every "
-                            + String(format: "%g s", pollInterval ?? 5))
-                spotFeed.start()
-                feed = spotFeed
-            }
-        }
-        Threading.configure(threads: threads)
-        // The store is checked before the data loads: a refusal costs nothing.
-        let store = try storeURL.map { try openStore($0, thread: storeThread!) }
-        if let store {
-            printNotice("checkpoint store: \(store.location) (checked: credentials, bucket, a test write)")
-        }
-        var (trainSet, testSet) = try MNIST.load(from: data, trainLimit: trainLimit, testLimit: testLimit)
-        guard trainSet.count > 0 else {
-            throw TrainingError(.emptyTrainingSet, "\(data): the training files hold no examples; there is nothing to train on")
-        }
-
-        let rng = RandomGenerator(seed: seed ?? 1)
-        let model = Models.mnistCNN(rng: rng)
-        let optimizer = Adam(learningRate: learningRate ?? 0.001)
-        let trainer = Trainer(model: model, optimizer: optimizer, rng: rng)
-
-        var callbacks: [Callback] = []
-        if !quiet { callbacks.append(ProgressBar()) }
-        if let metrics { callbacks.append(MetricsLogger(path: metrics)) }
-
-        var runSeed = seed ?? 1
-        var runBatchSize = batchSize ?? 128
-        var resumed: ResumePoint?
-        var checkpointer: ModelCheckpoint?
-        var interruption: SpotInterruption?
-        if let localDir {
-            let directory = CheckpointDirectory(path: localDir)
-            if let store, let storeThread {
-                mirror = CheckpointMirror(store: store, directory: directory, keep: keep, thread: storeThread,
-                                          log: { printNotice($0) })
-            }
-            if fresh {
-                try CheckpointArchive.moveAside(directory)
-                if let store, let storeThread { try setAsideStore(store, thread: storeThread) }
-            } else if let point = try resume(directory, store: store, thread: storeThread, trainer: trainer) {
-                resumed = point
-                (runBatchSize, runSeed) = try reconcile(with: point, trainer: trainer, trainSet: &trainSet)
-                printNotice("resuming from \(point.source) at epoch \(point.progress.epoch + 1), "
-                            + "batch \(point.progress.stepInEpoch), global step \(point.progress.globalStep)")
-                if let store, let mirror, let storeThread {
-                    uploadIfMissing(point, store: store, mirror: mirror, thread: storeThread)
-                }
-            }
-            let saver = ModelCheckpoint(directory: directory, everySteps: saveEverySteps,
-                                        everySeconds: saveEverySeconds, keep: keep, mirror: mirror)
-            // SpotInterruption drives the ModelCheckpoint (regular saves as before, plus the
-            // emergency save); it is registered in its place.
-            let handler = SpotInterruption(source: flag, checkpoint: saver, resumedCheckpoint: resumed?.file,
-                                           log: { printNotice($0) })
-            callbacks.append(handler)
-            checkpointer = saver
-            interruption = handler
-        }
-
-        let context = try trainer.fit(train: trainSet, validation: testSet, epochs: epochs, batchSize: runBatchSize,
-                                      seed: runSeed, maxSteps: maxSteps, callbacks: callbacks,
-                                      resumeFrom: resumed?.progress)
-
-        feed?.stop()
-        let report = context.status == .interrupted ? interruption?.report : nil
-
-        // Test metrics of the final weights: the last epoch's validation pass if nothing was
-        // trained after it, else a fresh evaluation (skipped after an interruption: the
-        // machine is going away, and the time is better spent exiting). None without a test
-        // set or after divergence: no invented values.
-        let diverged = context.status == .diverged
-        let test: (loss: Double, accuracy: Double)?
-        if testSet.count == 0 || diverged {
-            test = nil
-        } else if context.stepInEpoch == 0, let last = context.progress.history.last,
-           let loss = last["val_loss"], let accuracy = last["val_accuracy"] {
-            test = (loss, accuracy)
-        } else if report != nil {
-            test = nil
-        } else {
-            let e = trainer.evaluate(testSet)
-            test = (e.loss, e.accuracy)
-        }
-        // The last save before the end (or the emergency save of an interruption) failed:
-        // the newest state is not on disk, so the run is not reported as done.
-        let saveFailed: Bool
-        if let report {
-            if case .saveFailed = report.outcome { saveFailed = true } else { saveFailed = false }
-        } else {
-            saveFailed = !diverged && checkpointer?.lastSaveFailed == true
-        }
-        // With a store, a run is only done when its newest checkpoint is in the bucket.
-        let upload = report == nil ? checkpointer.flatMap { finalUpload($0, resumed: resumed, mirror: mirror) } : nil
-        var uploadFailed = false
-        if let upload, !diverged, !saveFailed {
-            if case .uploaded = upload {} else { uploadFailed = true }
-        }
-        let newestGood = checkpointer?.lastSaved ?? resumed?.file
-        let progress = context.progress
-        var result = RunSummary(
-            status: saveFailed ? RunSummary.saveFailedStatus
-                : uploadFailed ? RunSummary.uploadFailedStatus : context.status.rawValue,
-            epochsCompleted: progress.history.count,
-            globalStep: progress.globalStep,
-            testAccuracy: test?.accuracy,
-            testLoss: test?.loss,
-            trainLoss: context.logs["loss"],
-            samplesPerSecond: progress.trainingSeconds > 0 ? Double(progress.trainingSamples) / progress.trainingSeconds : 0,
-            wallSeconds: start.duration(to: clock.now).seconds,
-            weightsSHA256: SHA256.hash(data: model.parameterFingerprintBytes()).map { String(format: "%02x", $0) }.joined(),
-            seed: runSeed,
-            threads: Threading.threads,
-            history: progress.history,
-            resumedFrom: resumed?.source,
-            resumedStep: resumed?.progress.globalStep,
-            checkpoint: report.map { $0.checkpoint?.path } ?? newestGood?.path,
-            checkpointsSaved: checkpointer?.saveCount ?? 0,
-            checkpointSaveSeconds: checkpointer?.totalSaveSeconds ?? 0,
-            checkpointFailures: checkpointer?.failureCount ?? 0,
-            stopReason: context.stopReason,
-            checkpointStore: store?.location,
-            uploads: mirror?.statistics.uploads ?? 0,
-            uploadFailures: mirror?.statistics.failures ?? 0,
-            checkpointUploaded: mirror?.statistics.lastUploaded?.location)
-        if !quiet, let test {
-            printNotice("\(result.status) at step \(result.globalStep): "
-                        + String(format: "test accuracy %.4f, test loss %.4f, %.0f samples/s",
-                                 test.accuracy, test.loss, result.samplesPerSecond))
-        }
-        if diverged {
-            if let summary { try result.write(to: summary) }
-            printError("training diverged: \(context.stopReason ?? "a non-finite loss"); no checkpoint of the diverged state "
-                       + "was written; the newest good checkpoint is "
-                       + (newestGood.map { "\($0.path) (step \($0.globalStep))" } ?? "none")
-                       + "; a restart would diverge again (resuming is exact): change the run (for example a smaller "
-                       + "--learning-rate) or pass --fresh; exit \(ExitStatus.configuration)")
-            throw ExitCode(ExitStatus.configuration)
-        }
-        guard let report else {
-            if let summary { try result.write(to: summary) }
-            if saveFailed {
-                printError("the last checkpoint save failed (\(result.checkpointFailures) failed saves in this run): the state at "
-                           + "step \(progress.globalStep) is not on disk; the newest good checkpoint is "
-                           + (newestGood.map { "\($0.path) (step \($0.globalStep))" } ?? "none")
-                           + ", which a restart resumes from; exit \(ExitStatus.failure)")
-                throw ExitCode(ExitStatus.failure)
-            }
-            if uploadFailed, let upload {
-                printError("the last checkpoint \(newestGood?.path ?? "?") (step \(progress.globalStep)) is on disk but NOT in "
-                           + "\(store?.location ?? "the store"): \(CheckpointMirror.describe(upload)); a restart on this disk "
-                           + "uploads it and continues; on another machine it would resume from an older checkpoint; exit \(ExitStatus.failure)")
-                throw ExitCode(ExitStatus.failure)
-            }
-            return
-        }
-        let details = InterruptionSummary(report, exitAt: Date())
-        result.interruption = details
-        if let summary { try result.write(to: summary) }
-        let timing = String(format: "%.3f s from notice to exit (checkpoint %.3f s)",
-                            details.noticeToExitSeconds, details.checkpointSeconds)
-        if report.checkpointIsCurrent {
-            printNotice("interrupted at step \(report.globalStep) by \(report.request.kind.rawValue) (\(report.request.reason)); "
-                        + "checkpoint \(report.checkpoint?.path ?? "?"); \(timing); exit \(ExitStatus.interrupted): restart to continue")
-            throw ExitCode(ExitStatus.interrupted)
-        }
-        printError("interrupted at step \(report.globalStep) by \(report.request.kind.rawValue) (\(report.request.reason)) "
-                   + "WITHOUT a checkpoint of this step (\(report.outcomeName)); a restart resumes from "
-                   + (report.checkpoint.map { "\($0.path) (step \($0.globalStep))" } ?? "scratch") + "; \(timing)")
-        throw ExitCode(ExitStatus.failure)
+        let ending = try TrainingSession(options: self).run()
+        if ending.status != ExitStatus.success { throw ExitCode(ending.status) }
     }
 }

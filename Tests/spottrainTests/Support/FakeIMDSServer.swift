@@ -23,9 +23,11 @@ final class FakeIMDSServer: @unchecked Sendable {
 
     /// Starts the server and waits (at most a minute) until it has written its port.
     ///
+    /// - Parameter arguments: More options of `fake_imds.py` (`--instance-id`, `--instance-type`,
+    ///   `--availability-zone`, …).
     /// - Throws: `FakeIMDSServer.StartError` with the server's standard error when it exits or
     ///   does not report a port in time.
-    init() throws {
+    init(_ arguments: [String] = []) throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let portFile = directory + "/port"
@@ -33,7 +35,7 @@ final class FakeIMDSServer: @unchecked Sendable {
             (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         }
         let script = Fixtures.packageRoot.appendingPathComponent("Scripts/fake_imds.py").path
-        let server = try ChildProcess(["python3", script, "--port", "0", "--port-file", portFile, "--quiet", "--exit-with-parent"],
+        let server = try ChildProcess(["python3", script, "--port", "0", "--port-file", portFile, "--quiet", "--exit-with-parent"] + arguments,
                                       executable: URL(fileURLWithPath: "/usr/bin/env"), environment: .hermetic)
         guard server.wait(timeout: .seconds(60), until: { writtenPort() != nil }), let port = writtenPort() else {
             let result = server.waitForExit(killingAfter: .zero)
