@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import SpotTrain
 
 /// The `spottrain` command: train with checkpoints that survive spot interruptions.
@@ -10,4 +11,11 @@ struct SpotTrainCommand: AsyncParsableCommand {
         version: SpotTrainLibrary.version,
         subcommands: [TrainCommand.self, CheckpointCommand.self, EC2Command.self, SimulateCommand.self, DataCommand.self]
     )
+
+    /// Installs the standard-error log handler (the library's diagnostics print as
+    /// `spottrain: …` lines), then parses and runs the command.
+    static func main() async {
+        StandardErrorLogHandler.bootstrap()
+        await main(nil)
+    }
 }

@@ -231,7 +231,7 @@ struct TrainCommand: ParsableCommand {
                 printNotice("interruption: \(SignalInterruptionSource.name(of: signal)) again: exiting now "
                             + "(checkpoints on disk are intact)")
                 _exit(128 + signal)
-            }, log: { printNotice($0) })
+            })
             try signalSource.install()
             signals = signalSource
             if spot {
@@ -271,8 +271,7 @@ struct TrainCommand: ParsableCommand {
         if let localDir {
             let directory = CheckpointDirectory(path: localDir)
             if let store, let storeThread {
-                mirror = CheckpointMirror(store: store, directory: directory, keep: keep, thread: storeThread,
-                                          log: { printNotice($0) })
+                mirror = CheckpointMirror(store: store, directory: directory, keep: keep, thread: storeThread)
             }
             if fresh {
                 try CheckpointArchive.moveAside(directory)
@@ -290,8 +289,7 @@ struct TrainCommand: ParsableCommand {
                                         everySeconds: saveEverySeconds, keep: keep, mirror: mirror)
             // SpotInterruption drives the ModelCheckpoint (regular saves as before, plus the
             // emergency save); it is registered in its place.
-            let handler = SpotInterruption(source: flag, checkpoint: saver, resumedCheckpoint: resumed?.file,
-                                           log: { printNotice($0) })
+            let handler = SpotInterruption(source: flag, checkpoint: saver, resumedCheckpoint: resumed?.file)
             callbacks.append(handler)
             checkpointer = saver
             interruption = handler
