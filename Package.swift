@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // MARK: - System libraries
@@ -51,7 +52,10 @@ let package = Package(
         .target(name: "CSpotKernels"),
         .target(
             name: "SpotTrain",
-            dependencies: ["COpenBLAS", "CZlib", "CSpotKernels"]
+            dependencies: [
+                "COpenBLAS", "CZlib", "CSpotKernels",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "EC2Spot",
@@ -79,6 +83,7 @@ let package = Package(
                 "SpotTrainS3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -86,7 +91,11 @@ let package = Package(
 
         .testTarget(
             name: "SpotTrainTests",
-            dependencies: ["SpotTrain", "CSpotKernels"],
+            dependencies: [
+                "SpotTrain", "CSpotKernels",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             // Reference values the tests read through #filePath (not bundle resources).
             exclude: ["Optimizers/Fixtures"]
         ),

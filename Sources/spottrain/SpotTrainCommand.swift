@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import SpotTrain
 
 /// The `spottrain` command: train with checkpoints that survive spot interruptions.
@@ -11,4 +12,11 @@ struct SpotTrainCommand: AsyncParsableCommand {
         subcommands: [TrainCommand.self, CheckpointCommand.self, EC2Command.self, SimulateCommand.self, DataCommand.self,
                       JobCommand.self]
     )
+
+    /// Installs the standard-error log handler (the library's diagnostics print as
+    /// `spottrain: …` lines), then parses and runs the command.
+    static func main() async {
+        StandardErrorLogHandler.bootstrap()
+        await main(nil)
+    }
 }

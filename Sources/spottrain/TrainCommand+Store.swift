@@ -124,7 +124,7 @@ extension TrainCommand {
     func resume(_ directory: CheckpointDirectory, store: S3CheckpointStore?, thread: CheckpointStoreThread?,
                 trainer: Trainer) throws -> ResumePoint? {
         if let store, let thread {
-            return try Resume.latest(from: directory, store: store, thread: thread, into: trainer, log: { printNotice($0) })
+            return try Resume.latest(from: directory, store: store, thread: thread, into: trainer)
         }
         return try Resume.latest(from: directory, into: trainer)
     }

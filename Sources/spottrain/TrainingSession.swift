@@ -115,7 +115,7 @@ final class TrainingSession {
                 printNotice("interruption: \(SignalInterruptionSource.name(of: signal)) again: exiting now "
                             + "(checkpoints on disk are intact)")
                 _exit(128 + signal)
-            }, log: { printNotice($0) })
+            })
             try signalSource.install()
             signals = signalSource
             if options.spot {
@@ -172,8 +172,7 @@ final class TrainingSession {
         guard let localDir, let trainer, var train = trainSet else { return }
         let directory = CheckpointDirectory(path: localDir)
         if let store, let storeThread {
-            let opened = CheckpointMirror(store: store, directory: directory, keep: options.keep, thread: storeThread,
-                                          log: { printNotice($0) })
+            let opened = CheckpointMirror(store: store, directory: directory, keep: options.keep, thread: storeThread)
             mirror = opened
         }
         if options.fresh {
@@ -193,8 +192,7 @@ final class TrainingSession {
                                     everySeconds: options.saveEverySeconds, keep: options.keep, mirror: mirror)
         // SpotInterruption drives the ModelCheckpoint (regular saves as before, plus the
         // emergency save); it is registered in its place.
-        let handler = SpotInterruption(source: flag, checkpoint: saver, resumedCheckpoint: resumed?.file,
-                                       log: { printNotice($0) })
+        let handler = SpotInterruption(source: flag, checkpoint: saver, resumedCheckpoint: resumed?.file)
         callbacks.append(handler)
         checkpointer = saver
         interruption = handler

@@ -1,3 +1,5 @@
+import Logging
+
 /// Saves crash-safe checkpoints during ``Trainer/fit(train:validation:epochs:batchSize:seed:maxSteps:callbacks:resumeFrom:)``.
 ///
 /// Saves at the end of every epoch (default), every `everySteps` steps, and/or every
@@ -7,7 +9,7 @@
 /// survives a resume. After each successful save, `keep` bounds how many checkpoints remain
 /// (the newest valid one is never deleted; nothing is pruned after a failed save).
 ///
-/// A failed save does not stop training: it is reported through `log`, recorded in
+/// A failed save does not stop training: it is reported through `logger` (an `error` event), recorded in
 /// ``lastError`` and counted in ``failureCount``, and every existing checkpoint stays intact.
 /// It is never silent at the end either: ``lastSaveFailed`` tells a caller that the newest
 /// state could not be saved (the final save is retried once at `trainEnd`), so a run must
@@ -71,7 +73,7 @@ public final class ModelCheckpoint: Callback {
     /// (``lastSaved`` is the newest good checkpoint this object wrote).
     public var lastSaveFailed: Bool { lastError != nil }
 
-    private let log: (String) -> Void
+    private let logger: Logger
     private let clock = ContinuousClock()
     private var lastSaveTime: ContinuousClock.Instant?
 
@@ -88,11 +90,13 @@ public final class ModelCheckpoint: Callback {
     ///   - saveOnTrainEnd: Save when training ends (default `true`).
     ///   - failOnError: Abort training on a failed save (default `false`: log and go on).
     ///   - mirror: Copies every checkpoint written to a store (default none).
-    ///   - log: Receives one line per save, warning or error (default: standard error).
+    ///   - logger: Receives warnings and errors (skipped or failed saves, failed uploads);
+    ///     default: a logger labelled `spottrain.checkpoint` from the bootstrapped
+    ///     `LoggingSystem`.
     public init(directory: CheckpointDirectory, everyEpoch: Bool = true, everySteps: Int? = nil,
                 everySeconds: Double? = nil, saveBestOnly: Bool = false, monitor: String = "val_loss",
                 mode: EarlyStopping.Mode? = nil, keep: Int? = nil, saveOnTrainEnd: Bool = true,
-                failOnError: Bool = false, mirror: CheckpointMirror? = nil, log: ((String) -> Void)? = nil) {
+                failOnError: Bool = false, mirror: CheckpointMirror? = nil, logger: Logger? = nil) {
         precondition(everySteps == nil || everySteps! > 0, "ModelCheckpoint: everySteps must be positive")
         precondition(everySeconds == nil || everySeconds! > 0, "ModelCheckpoint: everySeconds must be positive")
         precondition(keep == nil || keep! > 0, "ModelCheckpoint: keep must be positive")
@@ -107,7 +111,7 @@ public final class ModelCheckpoint: Callback {
         self.saveOnTrainEnd = saveOnTrainEnd
         self.failOnError = failOnError
         self.mirror = mirror
-        self.log = log ?? { writeToStandardError("spottrain: " + $0 + "\n") }
+        self.logger = logger ?? Logger(label: Logger.SpotTrainLabel.checkpoint)
     }
 
     private var bestKey: String { "ModelCheckpoint.\(monitor)" }
@@ -127,7 +131,8 @@ public final class ModelCheckpoint: Callback {
         guard everyEpoch else { return }
         if saveBestOnly {
             guard let value = context.logs[monitor], value.isFinite else {
-                log("warning: ModelCheckpoint cannot monitor '\(monitor)': not in the logs; not saving")
+                logger.warning("ModelCheckpoint cannot monitor '\(monitor)': not in the logs; not saving",
+                               metadata: ["monitor": "\(monitor)", "step": "\(context.globalStep)"])
                 return
             }
             let best = context.progress.best[bestKey]
@@ -155,14 +160,17 @@ public final class ModelCheckpoint: Callback {
         var result = waitForUpload(of: last, mirror: mirror)
         if case .failed = result, !mirror.statistics.lastFailureRefused {
             // The last chance to get the newest state into the store: once more, from scratch.
-            log("warning: the upload of the final checkpoint \(last.name) failed; trying once more")
+            logger.warning("the upload of the final checkpoint \(last.name) failed; trying once more",
+                           metadata: ["checkpoint": "\(last.name)", "step": "\(last.globalStep)"])
             mirror.enqueue(last)
             result = waitForUpload(of: last, mirror: mirror)
         }
         if case .uploaded = result { mirror.drain(timeout: 60) }
         finalUpload = result
         if case .failed(let reason) = result {
-            log("error: the final checkpoint \(last.path) is not in \(mirror.store.location): \(reason)")
+            logger.error("the final checkpoint \(last.path) is not in \(mirror.store.location): \(reason)",
+                         metadata: ["path": "\(last.path)", "step": "\(last.globalStep)",
+                                    "location": "\(mirror.store.location)"])
         }
     }
 
@@ -186,9 +194,12 @@ public final class ModelCheckpoint: Callback {
         do {
             try save(context)
         } catch let error as TrainingError where error.code == .nonFinite {
-            log("error: not saving a diverged state, previous checkpoints kept: \(error)")
+            logger.error("not saving a diverged state, previous checkpoints kept: \(error)",
+                         metadata: Logger.Metadata.describing(error).merging(["step": "\(context.globalStep)"]))
         } catch {
-            log("error: checkpoint save failed, previous checkpoints kept: \(error)")
+            logger.error("checkpoint save failed, previous checkpoints kept: \(error)",
+                         metadata: Logger.Metadata.describing(error).merging(
+                             ["step": "\(context.globalStep)", "directory": "\(directory.path)"]))
             if failOnError { throw error }
         }
     }
@@ -244,7 +255,8 @@ public final class ModelCheckpoint: Callback {
             do {
                 _ = try directory.prune(keep: keep, protecting: file)
             } catch {
-                log("warning: could not prune old checkpoints: \(error)")
+                logger.warning("could not prune old checkpoints: \(error)",
+                               metadata: Logger.Metadata.describing(error).merging(["directory": "\(directory.path)"]))
             }
         }
         return file

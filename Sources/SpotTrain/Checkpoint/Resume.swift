@@ -1,4 +1,6 @@
-/// What ``Resume/latest(from:into:batchSize:trainingCount:log:)`` found.
+import Logging
+
+/// What ``Resume/latest(from:into:batchSize:trainingCount:logger:)`` found.
 public struct ResumePoint {
     /// A hyperparameter of the trainer's optimizer that the checkpoint's value replaced.
     public struct ReplacedHyperparameter: Sendable, Equatable {
@@ -50,18 +52,22 @@ public enum Resume {
     ///     checkpoint's (``ResumePoint/batchSize``).
     ///   - trainingCount: The run's number of training examples (must match); `nil` accepts
     ///     the checkpoint's (``ResumePoint/trainingCount``).
-    ///   - log: Receives warnings (default: standard error).
+    ///   - logger: Receives a `warning` per skipped file and a `notice` per optimizer
+    ///     hyperparameter the checkpoint replaced; default: a logger labelled
+    ///     `spottrain.checkpoint` from the bootstrapped `LoggingSystem`.
     /// - Returns: Where the run resumes, or `nil` when there is no valid checkpoint (start fresh).
     /// - Throws: ``CheckpointError`` when the directory cannot be read, or when the newest
     ///   valid checkpoint belongs to another model or run configuration (named in the error:
     ///   starting fresh silently would discard that run).
     public static func latest(from directory: CheckpointDirectory, into trainer: Trainer,
                               batchSize: Int? = nil, trainingCount: Int? = nil,
-                              log: ((String) -> Void)? = nil) throws -> ResumePoint? {
-        let log = log ?? { writeToStandardError("spottrain: " + $0 + "\n") }
+                              logger: Logger? = nil) throws -> ResumePoint? {
+        let logger = logger ?? Logger(label: Logger.SpotTrainLabel.checkpoint)
         let scan = try directory.latestValid()
         for skipped in scan.skipped {
-            log("warning: skipping checkpoint \(skipped.file.path): \(skipped.reason)")
+            logger.warning("skipping checkpoint \(skipped.file.path): \(skipped.reason)",
+                           metadata: Logger.Metadata.describing(skipped.reason).merging(
+                               ["path": "\(skipped.file.path)", "step": "\(skipped.file.globalStep)"]))
         }
         guard let latest = scan.latest else { return nil }
         let configured = trainer.optimizer.exportState().hyperparameters
@@ -71,6 +77,13 @@ public enum Resume {
         let replaced = Set(configured.keys).union(restored.keys).sorted().compactMap { name in
             configured[name] == restored[name]
                 ? nil : ResumePoint.ReplacedHyperparameter(name: name, configured: configured[name], restored: restored[name])
+        }
+        for change in replaced {
+            let was = change.configured.map { "\($0)" } ?? "none"
+            let now = change.restored.map { "\($0)" } ?? "none"
+            logger.notice("resume: the optimizer's \(change.name) is \(now) from checkpoint \(latest.file.name) (it was configured as \(was))",
+                          metadata: ["hyperparameter": "\(change.name)", "configured": "\(was)", "restored": "\(now)",
+                                     "path": "\(latest.file.path)"])
         }
         let extra = latest.checkpoint.metadata.extra
         // restore() has validated both numbers.

@@ -20,17 +20,24 @@ import Synchronization
 /// Winograd's minimal filtering (``winogradForward``) and the backward pass skips the zero
 /// entries of a sparse output gradient (after max pooling and ReLU most are zero; see
 /// ``sparseGradientDensity``). See `Docs/Performance.md`.
-public final class Conv2D: Layer {
+///
+/// Give the input channels with `init(inputChannels:outputChannels:kernelSize:…)`, or leave
+/// them to the model with `init(filters:kernelSize:…)`:
+/// such a layer draws its weights in ``build(inputShape:)``, which
+/// ``Sequential/init(inputShape:name:_:)`` calls in layer order with the shape that reaches
+/// the layer (its last extent is the channel count).
+public final class Conv2D: ShapeInferringLayer {
     /// The layer name; parameters are `"\(name).weight"` and `"\(name).bias"`.
     public var name: String {
         didSet { weight.name = "\(name).weight"; bias.name = "\(name).bias" }
     }
-    /// `[kernelHeight, kernelWidth, inputChannels, outputChannels]`.
-    public let weight: Parameter
+    /// `[kernelHeight, kernelWidth, inputChannels, outputChannels]` (`inputChannels` is 0
+    /// until a layer made with `init(filters:…)` is built).
+    public private(set) var weight: Parameter
     /// `[outputChannels]`.
     public let bias: Parameter
-    /// Input channels.
-    public let inputChannels: Int
+    /// Input channels (0 until a layer made with `init(filters:…)` is built).
+    public private(set) var inputChannels: Int
     /// Output channels (filters).
     public let outputChannels: Int
     /// `(height, width)` of the kernel.
@@ -90,6 +97,9 @@ public final class Conv2D: Layer {
     }
     private static let chunkBytes = Atomic<Int>(2 << 20)
 
+    /// How to draw the weights of a layer whose input channels are not known yet.
+    private var pendingWeights: (initializer: Initializer, rng: RandomGenerator)?
+
     deinit { biasPartials.deallocate() }
 
     /// Creates a convolution.
@@ -133,15 +143,109 @@ public final class Conv2D: Layer {
                   initializer: initializer, name: name, rng: rng)
     }
 
+    /// Creates a convolution whose input channels are inferred when the model is built.
+    ///
+    /// The weights are drawn from `rng` in ``build(inputShape:)``, not here:
+    /// ``Sequential/init(inputShape:name:_:)`` builds its layers in order, so a model whose
+    /// layers all infer their inputs (this and ``Dense/init(units:activation:initializer:name:rng:)``)
+    /// draws the same numbers in the same order as one that states every size. (A layer made
+    /// with its sizes draws when it is created, before the model is built: mixing the two
+    /// forms in one model changes the order of the draws.) Until it is built the layer has
+    /// no usable weight, and a ``Sequential`` made without an input shape refuses it.
+    /// - Parameters:
+    ///   - filters: Output channels.
+    ///   - kernelSize: `(height, width)`.
+    ///   - stride: `(y, x)` step (default 1).
+    ///   - padding: `.valid` (default) or `.same`.
+    ///   - activation: Fused activation (default none).
+    ///   - initializer: Weight initialiser (default Glorot uniform); the bias starts at zero.
+    ///   - name: Layer name (``Sequential`` assigns one if empty).
+    ///   - rng: Generator for the initial weights, drawn at build time.
+    public init(filters: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1), padding: Padding = .valid,
+                activation: Activation = .linear, initializer: Initializer = .glorotUniform, name: String = "",
+                rng: RandomGenerator) {
+        precondition(filters > 0, "Conv2D(filters: \(filters)): filters must be positive")
+        precondition(kernelSize.0 > 0 && kernelSize.1 > 0 && stride.0 > 0 && stride.1 > 0,
+                     "Conv2D: kernel \(kernelSize) and stride \(stride) must be positive")
+        self.inputChannels = 0
+        self.outputChannels = filters
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        self.activation = activation
+        self.name = name
+        weight = Parameter(name: "\(name).weight", value: Tensor.zeros([kernelSize.0, kernelSize.1, 0, filters]))
+        bias = Parameter(name: "\(name).bias", value: Tensor.zeros([filters]))
+        pendingWeights = (initializer, rng)
+    }
+
+    /// Creates a convolution with a square kernel and stride whose input channels are
+    /// inferred when the model is built (see `init(filters:kernelSize:…)` with a
+    /// `(height, width)` kernel).
+    /// - Parameters:
+    ///   - filters: Output channels.
+    ///   - kernelSize: Height and width of the kernel.
+    ///   - stride: Step in both directions (default 1).
+    ///   - padding: `.valid` (default) or `.same`.
+    ///   - activation: Fused activation (default none).
+    ///   - initializer: Weight initialiser (default Glorot uniform); the bias starts at zero.
+    ///   - name: Layer name (``Sequential`` assigns one if empty).
+    ///   - rng: Generator for the initial weights, drawn at build time.
+    public convenience init(filters: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid,
+                            activation: Activation = .linear, initializer: Initializer = .glorotUniform,
+                            name: String = "", rng: RandomGenerator) {
+        self.init(filters: filters, kernelSize: (kernelSize, kernelSize), stride: (stride, stride), padding: padding,
+                  activation: activation, initializer: initializer, name: name, rng: rng)
+    }
+
+    /// Whether the weights exist (always, unless made with `init(filters:…)` and not built
+    /// yet).
+    public var isBuilt: Bool { pendingWeights == nil }
+
+    /// Fixes the input channels from the shape that reaches the layer and draws the weights
+    /// (exactly as the initializer with `inputChannels` would); on a built layer it only
+    /// checks that the shape fits.
+    /// - Parameter inputShape: `[batch, height, width, channels]` (NHWC), batch first.
+    public func build(inputShape: [Int]) {
+        guard let pending = pendingWeights else {
+            _ = outputShape(for: inputShape)
+            return
+        }
+        precondition(inputShape.count == 4 && inputShape[3] > 0,
+                     "\(summary) got input shape \(inputShape), not [batch, height, width, channels] (NHWC)"
+                        + (inputShape.count == 3 ? "; give the images a channel dimension: \(Array(inputShape.dropFirst()) + [1])" : ""))
+        let channels = inputShape[3]
+        let area = kernelSize.0 * kernelSize.1
+        inputChannels = channels
+        weight = Parameter(name: "\(name).weight",
+                           value: pending.initializer.make(shape: [kernelSize.0, kernelSize.1, channels, outputChannels],
+                                                           fanIn: area * channels, fanOut: area * outputChannels,
+                                                           rng: pending.rng))
+        pendingWeights = nil
+        // The shape's height and width must fit the kernel too.
+        _ = outputShape(for: inputShape)
+    }
+
+    /// `Conv2D conv1 (in: 1, out: 32, kernel 3×3)`, or `(filters: 32, kernel 3×3, not built)`
+    /// before it is built: how messages name the layer.
+    var summary: String {
+        let kernel = "kernel \(kernelSize.0)×\(kernelSize.1)"
+        return isBuilt ? "Conv2D \(name) (in: \(inputChannels), out: \(outputChannels), \(kernel))"
+            : "Conv2D \(name) (filters: \(outputChannels), \(kernel), not built)"
+    }
+
     public var parameters: [Parameter] { [weight, bias] }
 
     private func geometry(for inputShape: [Int]) -> ConvGeometry {
+        precondition(isBuilt, "\(summary) has no input channels yet: create the model with "
+                        + "Sequential(inputShape:) or call build(inputShape:) first")
         precondition(inputShape.count == 4 && inputShape[3] == inputChannels,
-                     "Conv2D \(name): input shape \(inputShape) does not match [batch, height, width, \(inputChannels)]")
+                     "\(summary) got input shape \(inputShape), expected [batch, height, width, \(inputChannels)] (NHWC)")
         let g = ConvGeometry(inputHeight: inputShape[1], inputWidth: inputShape[2],
                              kernel: kernelSize, stride: stride, padding: padding)
         precondition(g.outputHeight > 0 && g.outputWidth > 0,
-                     "Conv2D \(name): input shape \(inputShape) is smaller than kernel \(kernelSize)")
+                     "\(summary) got input shape \(inputShape): height and width are smaller than the kernel"
+                        + (padding == .valid ? " (padding .valid)" : ""))
         return g
     }
 

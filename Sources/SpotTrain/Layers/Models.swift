@@ -15,12 +15,13 @@ public enum Models {
     ///   - classes: Output classes (default 10).
     /// - Returns: The model.
     public static func mnistCNN(rng: RandomGenerator, imageSize: Int = 28, channels: Int = 1, classes: Int = 10) -> Sequential {
-        // The dense layers take their input sizes from the shapes (12·12·64 = 9216 for 28×28)
-        // and draw their weights when the model is built, after both convolutions: the same
-        // draws, in the same order, as stating the sizes by hand.
+        // Every weighted layer takes its input size from the shapes (the channels of each
+        // convolution, 12·12·64 = 9216 for the first dense layer at 28×28) and draws its
+        // weights when the model is built, in layer order: the same draws, in the same order,
+        // as stating the sizes by hand.
         Sequential(inputShape: [imageSize, imageSize, channels], name: "mnist_cnn") {
-            Conv2D(inputChannels: channels, outputChannels: 32, kernelSize: 3, activation: .relu, rng: rng)
-            Conv2D(inputChannels: 32, outputChannels: 64, kernelSize: 3, activation: .relu, rng: rng)
+            Conv2D(filters: 32, kernelSize: 3, activation: .relu, rng: rng)
+            Conv2D(filters: 64, kernelSize: 3, activation: .relu, rng: rng)
             MaxPool2D(poolSize: 2)
             Dropout(rate: 0.25, rng: rng)
             Flatten()

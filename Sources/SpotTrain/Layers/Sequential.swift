@@ -11,7 +11,8 @@
 /// **Shape inference.** Made with ``init(inputShape:name:_:)`` (or its array form), the model
 /// knows the shape of one example, propagates it through its layers when it is created,
 /// builds every ``ShapeInferringLayer`` that is not built yet (such as
-/// ``Dense/init(units:activation:initializer:name:rng:)`` after a ``Flatten``), and checks
+/// ``Dense/init(units:activation:initializer:name:rng:)`` after a ``Flatten``, or a ``Conv2D``
+/// made with `init(filters:kernelSize:…)`), and checks
 /// every layer's shape there, so a mismatch stops at construction with the layer's name.
 /// ``forward(_:training:)`` then also checks that its input is `[batch] + inputShape`.
 public final class Sequential: Layer {
@@ -30,7 +31,7 @@ public final class Sequential: Layer {
     /// Creates a stack; assigns names to unnamed layers and checks that names are unique.
     ///
     /// Every layer must be usable as it is: a ``ShapeInferringLayer`` that is not built
-    /// (a ``Dense/init(units:activation:initializer:name:rng:)``) needs
+    /// (a ``Dense/init(units:activation:initializer:name:rng:)``, a `Conv2D(filters:…)`) needs
     /// ``init(inputShape:_:name:)`` instead, and stops here with a message saying so.
     /// - Parameters:
     ///   - layers: The layers, first to last.
@@ -67,7 +68,7 @@ public final class Sequential: Layer {
     ///
     /// ```swift
     /// let model = Sequential(inputShape: [28, 28, 1]) {
-    ///     Conv2D(inputChannels: 1, outputChannels: 32, kernelSize: 3, activation: .relu, rng: rng)
+    ///     Conv2D(filters: 32, kernelSize: 3, activation: .relu, rng: rng)    // 1 input channel, inferred
     ///     MaxPool2D(poolSize: 2)
     ///     Flatten()
     ///     Dense(units: 128, activation: .relu, rng: rng)   // 13·13·32 inputs, inferred

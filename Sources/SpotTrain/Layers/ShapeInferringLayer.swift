@@ -2,9 +2,10 @@
 ///
 /// ``Sequential/init(inputShape:name:_:)`` propagates the declared input shape through its
 /// layers in order and calls ``build(inputShape:)`` on each layer of this kind that is not
-/// built yet, with the full (batch-first) shape that reaches it. ``Dense`` made with
-/// ``Dense/init(units:activation:initializer:name:rng:)`` is the built-in example: after a
-/// ``Flatten`` it learns its input size without the caller computing it.
+/// built yet, with the full (batch-first) shape that reaches it. The built-in examples:
+/// ``Dense`` made with ``Dense/init(units:activation:initializer:name:rng:)`` learns its input
+/// size after a ``Flatten`` without the caller computing it, and ``Conv2D`` made with
+/// `init(filters:kernelSize:…)` takes its input channels from the last extent of the shape.
 ///
 /// A layer that draws weights must draw them in ``build(inputShape:)`` exactly as its
 /// eager initializer would, so that build order alone decides the random stream.
@@ -22,7 +23,7 @@ public protocol ShapeInferringLayer: Layer {
 ///
 /// ```swift
 /// let model = Sequential(inputShape: [28, 28, 1]) {
-///     Conv2D(inputChannels: 1, outputChannels: 32, kernelSize: 3, activation: .relu, rng: rng)
+///     Conv2D(filters: 32, kernelSize: 3, activation: .relu, rng: rng)
 ///     MaxPool2D(poolSize: 2)
 ///     Flatten()
 ///     Dense(units: 10, rng: rng)

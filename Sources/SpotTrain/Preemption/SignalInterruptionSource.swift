@@ -1,4 +1,5 @@
 import Foundation  // Thread
+import Logging
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -54,7 +55,7 @@ public final class SignalInterruptionSource: InterruptionSource {
     private let installation = Mutex(Installation())
     private let gracePeriod: Double?
     private let now: @Sendable () -> Date
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
     private let onRepeat: (@Sendable (Int32) -> Void)?
 
     /// Creates the source; call ``install()`` to start handling signals.
@@ -66,11 +67,12 @@ public final class SignalInterruptionSource: InterruptionSource {
     ///   - now: The clock for detection times.
     ///   - onRepeat: Called on the reader thread with the signal number of every signal
     ///     after the first.
-    ///   - log: Receives one line per signal (default: standard error).
+    ///   - logger: Receives one `notice` event per signal (metadata `signal`); default: a
+    ///     logger labelled `spottrain.interruption` from the bootstrapped `LoggingSystem`.
     public init(signals: [Int32] = [SIGTERM, SIGINT], flag: InterruptionFlag = InterruptionFlag(),
                 gracePeriod: Double? = nil, now: @escaping @Sendable () -> Date = { Date() },
                 onRepeat: (@Sendable (Int32) -> Void)? = nil,
-                log: (@Sendable (String) -> Void)? = nil) {
+                logger: Logger? = nil) {
         precondition(!signals.isEmpty, "SignalInterruptionSource: no signals given")
         precondition(gracePeriod == nil || gracePeriod! > 0, "SignalInterruptionSource: gracePeriod must be positive")
         self.signals = signals
@@ -78,7 +80,7 @@ public final class SignalInterruptionSource: InterruptionSource {
         self.gracePeriod = gracePeriod
         self.now = now
         self.onRepeat = onRepeat
-        self.log = log ?? { writeToStandardError("spottrain: " + $0 + "\n") }
+        self.logger = logger ?? Logger(label: Logger.SpotTrainLabel.interruption)
     }
 
     public var pendingInterruption: InterruptionRequest? { flag.pendingInterruption }
@@ -178,9 +180,10 @@ public final class SignalInterruptionSource: InterruptionSource {
                 let request = InterruptionRequest(kind: .signal, deadline: gracePeriod.map { detected.addingTimeInterval($0) },
                                                   detectedAt: detected, reason: name)
                 flag.raise(request)
-                log("interruption: \(name) received; finishing the current batch, then checkpointing and stopping")
+                logger.notice("interruption: \(name) received; finishing the current batch, then checkpointing and stopping",
+                              metadata: ["signal": "\(name)"])
             } else {
-                log("interruption: \(name) received again")
+                logger.notice("interruption: \(name) received again", metadata: ["signal": "\(name)"])
                 onRepeat?(signal)
             }
         }

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Logging
 
 /// Turns an interruption (a spot notice, SIGTERM/SIGINT) into a durable checkpoint and a
 /// clean stop with status ``TrainingStatus/interrupted``.
@@ -122,7 +123,7 @@ public final class SpotInterruption: Callback {
 
     private var handledRebalance: InterruptionRequest?
     private let now: () -> Date
-    private let log: (String) -> Void
+    private let logger: Logger
     private let clock = ContinuousClock()
 
     /// Creates the callback.
@@ -138,10 +139,13 @@ public final class SpotInterruption: Callback {
     ///   - uploadWaitWithoutDeadline: With a mirror, wait this long for the emergency upload
     ///     after a signal (default 30 s; systemd's stop timeout is 90 s).
     ///   - now: The wall clock that deadlines are compared with (injectable for tests).
-    ///   - log: Receives one line per decision (default: standard error).
+    ///   - logger: Receives one event per decision: `notice` for the interruption and what
+    ///     was done, `warning`/`error` when the deadline or a save or upload is in danger;
+    ///     default: a logger labelled `spottrain.interruption` from the bootstrapped
+    ///     `LoggingSystem`.
     public init(source: any InterruptionSource, checkpoint: ModelCheckpoint, saveOnRebalance: Bool = true,
                 resumedCheckpoint: CheckpointFile? = nil, uploadMargin: Double = 5, uploadWaitWithoutDeadline: Double = 30,
-                now: @escaping () -> Date = { Date() }, log: ((String) -> Void)? = nil) {
+                now: @escaping () -> Date = { Date() }, logger: Logger? = nil) {
         self.uploadMargin = uploadMargin
         self.uploadWaitWithoutDeadline = uploadWaitWithoutDeadline
         self.source = source
@@ -155,7 +159,7 @@ public final class SpotInterruption: Callback {
         self.saveOnRebalance = saveOnRebalance
         self.resumedCheckpoint = resumedCheckpoint
         self.now = now
-        self.log = log ?? { writeToStandardError("spottrain: " + $0 + "\n") }
+        self.logger = logger ?? Logger(label: Logger.SpotTrainLabel.interruption)
     }
 
     // MARK: Events
@@ -219,13 +223,18 @@ public final class SpotInterruption: Callback {
         let outcome: Outcome
         let file: CheckpointFile?
         let deadlineText = request.deadline.map { " with deadline \(InterruptionRequest.format($0))" } ?? ""
-        log("interruption: \(request.kind.rawValue) from \(request.reason)\(deadlineText), acting on it at step \(step) "
-            + String(format: "(%.3f s after it was detected)", lag))
+        var requestMetadata: Logger.Metadata = ["kind": "\(request.kind.rawValue)", "reason": "\(request.reason)",
+                                                "step": "\(step)"]
+        if let deadline = request.deadline { requestMetadata["deadline"] = "\(InterruptionRequest.format(deadline))" }
+        let message = "interruption: \(request.kind.rawValue) from \(request.reason)\(deadlineText), acting on it at step \(step) "
+            + "\(String(format: "(%.3f s after it was detected)", lag))"
+        logger.notice("\(message)", metadata: requestMetadata)
 
         if let saved = checkpoint.lastSaved ?? resumedCheckpoint, saved.globalStep == step {
             outcome = .alreadySaved(saved)
             file = saved
-            log("interruption: checkpoint \(saved.path) already holds step \(step); not saving again")
+            logger.notice("interruption: checkpoint \(saved.path) already holds step \(step); not saving again",
+                          metadata: ["path": "\(saved.path)", "step": "\(step)"])
         } else {
             warnAboutDeadline(request, at: handledAt, step: step)
             let start = clock.now
@@ -237,16 +246,24 @@ public final class SpotInterruption: Callback {
             } catch {
                 outcome = .saveFailed(String(describing: error))
                 file = newestCheckpoint()
-                log("error: interruption: the emergency checkpoint at step \(step) failed: \(error); "
-                    + "keeping the previous checkpoint \(describe(file))")
+                var metadata = Logger.Metadata.describing(error).merging(["step": "\(step)"])
+                if let file { metadata["kept_path"] = "\(file.path)" }
+                let message = "interruption: the emergency checkpoint at step \(step) failed: \(error); "
+                    + "keeping the previous checkpoint \(describe(file))"
+                logger.error("\(message)", metadata: metadata)
             }
         }
         // The deadline as known now: a notice with an earlier one may have arrived meanwhile.
         let acted = source.pendingInterruption ?? request
         let margin = acted.secondsRemaining(at: now())
         if case .saved(let saved, let seconds) = outcome {
-            log("interruption: checkpoint \(saved.path) (step \(step)) written in " + String(format: "%.3f s", seconds)
-                + (margin.map { ", " + Self.describeMargin($0) } ?? ""))
+            var metadata: Logger.Metadata = ["path": "\(saved.path)", "step": "\(step)",
+                                             "seconds": "\(String(format: "%.3f", seconds))"]
+            if let margin { metadata["seconds_before_deadline"] = "\(String(format: "%.1f", margin))" }
+            let marginText = margin.map { ", " + Self.describeMargin($0) } ?? ""
+            let message = "interruption: checkpoint \(saved.path) (step \(step)) written in "
+                + "\(String(format: "%.3f s", seconds))\(marginText)"
+            logger.notice("\(message)", metadata: metadata)
         }
         report = Report(request: acted, globalStep: step, handledAt: handledAt, outcome: outcome, checkpoint: file,
                         secondsBeforeDeadline: margin)
@@ -256,7 +273,8 @@ public final class SpotInterruption: Callback {
             let waitDeadline = Date().addingTimeInterval(max(0, budget))
             var result = mirror.wait(for: file, timeout: max(0, budget))
             if case .failed = result, !mirror.statistics.lastFailureRefused, waitDeadline.timeIntervalSinceNow > 1 {
-                log("warning: interruption: the upload of \(file.name) failed; trying again in the time left")
+                logger.warning("interruption: the upload of \(file.name) failed; trying again in the time left",
+                               metadata: ["checkpoint": "\(file.name)", "location": "\(mirror.store.location)"])
                 mirror.enqueue(file)
                 result = mirror.wait(for: file, timeout: waitDeadline.timeIntervalSinceNow)
             }
@@ -264,13 +282,18 @@ public final class SpotInterruption: Callback {
             report?.uploadWaitSeconds = waitStart.duration(to: clock.now).seconds
             switch result {
             case .uploaded(let stored):
-                log("interruption: checkpoint \(file.name) is in \(stored.location) "
-                    + String(format: "(waited %.3f s for the upload)", report?.uploadWaitSeconds ?? 0))
+                let message = "interruption: checkpoint \(file.name) is in \(stored.location) "
+                    + "\(String(format: "(waited %.3f s for the upload)", report?.uploadWaitSeconds ?? 0))"
+                logger.notice("\(message)",
+                              metadata: ["checkpoint": "\(file.name)", "location": "\(stored.location)"])
             case .notQueued:
                 break
             default:
-                log("warning: interruption: checkpoint \(file.name) is NOT in \(mirror.store.location) "
-                    + "(\(CheckpointMirror.describe(result))); exiting with the local checkpoint \(file.path)")
+                let message = "interruption: checkpoint \(file.name) is NOT in \(mirror.store.location) "
+                    + "(\(CheckpointMirror.describe(result))); exiting with the local checkpoint \(file.path)"
+                logger.warning("\(message)",
+                               metadata: ["checkpoint": "\(file.name)", "location": "\(mirror.store.location)",
+                                          "path": "\(file.path)", "upload": "\(CheckpointMirror.name(of: result))"])
             }
         }
         context.requestStop(.interrupted, reason: "\(request.kind.rawValue) (\(request.reason))")
@@ -281,14 +304,22 @@ public final class SpotInterruption: Callback {
     private func warnAboutDeadline(_ request: InterruptionRequest, at handledAt: Date, step: Int) {
         guard let remaining = request.secondsRemaining(at: handledAt) else { return }
         if remaining <= 0 {
-            log(String(format: "warning: interruption: the deadline passed %.1f s ago but this process is still running "
-                       + "(the deadline or the local clock is wrong); saving anyway: ", -remaining)
-                + "writing the checkpoint of step \(step) is atomic, so the previous checkpoint stays intact if the machine goes away first")
+            let text = String(format: "interruption: the deadline passed %.1f s ago but this process is still running "
+                              + "(the deadline or the local clock is wrong); saving anyway: ", -remaining)
+            logger.warning("\(text)\(Self.atomicSaveNote(step: step))",
+                           metadata: ["step": "\(step)", "seconds_before_deadline": "\(String(format: "%.1f", remaining))"])
         } else if let estimate = checkpoint.lastSaveSeconds, remaining < estimate {
-            log(String(format: "warning: interruption: only %.2f s are left before the deadline and the last save took %.2f s; "
-                       + "saving anyway: ", remaining, estimate)
-                + "writing the checkpoint of step \(step) is atomic, so the previous checkpoint stays intact if the machine goes away first")
+            let text = String(format: "interruption: only %.2f s are left before the deadline and the last save took %.2f s; "
+                              + "saving anyway: ", remaining, estimate)
+            logger.warning("\(text)\(Self.atomicSaveNote(step: step))",
+                           metadata: ["step": "\(step)", "seconds_before_deadline": "\(String(format: "%.2f", remaining))",
+                                      "last_save_seconds": "\(String(format: "%.2f", estimate))"])
         }
+    }
+
+    /// Why saving past (or close to) the deadline is safe.
+    private static func atomicSaveNote(step: Int) -> String {
+        "writing the checkpoint of step \(step) is atomic, so the previous checkpoint stays intact if the machine goes away first"
     }
 
     /// `12.3 s before the deadline` or `4.5 s after the deadline`.
@@ -301,17 +332,23 @@ public final class SpotInterruption: Callback {
     private func handleRebalance(_ recommendation: InterruptionRequest, _ context: TrainingContext) {
         let step = context.globalStep
         if let saved = checkpoint.lastSaved, saved.globalStep == step {
-            log("rebalance recommendation (\(recommendation.reason)): checkpoint \(saved.path) already holds step \(step)")
+            logger.notice("rebalance recommendation (\(recommendation.reason)): checkpoint \(saved.path) already holds step \(step)",
+                          metadata: ["reason": "\(recommendation.reason)", "path": "\(saved.path)", "step": "\(step)"])
             return
         }
         do {
             let start = clock.now
             let saved = try checkpoint.save(context)
             rebalanceSaves += 1
-            log("rebalance recommendation (\(recommendation.reason)): early checkpoint \(saved.path) written in "
-                + String(format: "%.3f s", start.duration(to: clock.now).seconds) + "; training continues")
+            let seconds = String(format: "%.3f s", start.duration(to: clock.now).seconds)
+            let message = "rebalance recommendation (\(recommendation.reason)): early checkpoint \(saved.path) written in "
+                + "\(seconds); training continues"
+            logger.notice("\(message)",
+                          metadata: ["reason": "\(recommendation.reason)", "path": "\(saved.path)", "step": "\(step)"])
         } catch {
-            log("warning: rebalance recommendation: early checkpoint at step \(step) failed: \(error); training continues")
+            logger.warning("rebalance recommendation: early checkpoint at step \(step) failed: \(error); training continues",
+                           metadata: Logger.Metadata.describing(error).merging(
+                               ["reason": "\(recommendation.reason)", "step": "\(step)"]))
         }
     }
 

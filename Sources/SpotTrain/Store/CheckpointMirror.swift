@@ -2,6 +2,7 @@ import Dispatch
 #if canImport(Foundation)
 import Foundation
 #endif
+import Logging
 
 /// Copies a run's checkpoints into a ``CheckpointStore`` (an S3 bucket, another disk) off
 /// the training thread.
@@ -75,7 +76,7 @@ public final class CheckpointMirror: @unchecked Sendable {
     private var waiter: CheckedContinuation<CheckpointFile?, Never>?
     private var stopped = false
     private var pruning = false
-    private let log: (String) -> Void
+    private let logger: Logger
     private let retryDelay: Duration
     /// Whether the mirror created its thread (and so ends it when its worker stops).
     private let ownsThread: Bool
@@ -89,10 +90,12 @@ public final class CheckpointMirror: @unchecked Sendable {
     ///     request itself as well).
     ///   - retryDelay: The pause before the second attempt, doubled for each further one.
     ///   - thread: The thread for store work (default: a new one, ended by ``stop()``).
-    ///   - log: Receives one line per failure or warning (default: standard error).
+    ///   - logger: Receives a `warning` per retried upload or failed pruning and an `error`
+    ///     per checkpoint that could not be uploaded; default: a logger labelled
+    ///     `spottrain.store` from the bootstrapped `LoggingSystem`.
     public init(store: any CheckpointStore, directory: CheckpointDirectory, keep: Int? = nil, attempts: Int = 3,
                 retryDelay: Duration = .seconds(1), thread: CheckpointStoreThread? = nil,
-                log: ((String) -> Void)? = nil) {
+                logger: Logger? = nil) {
         precondition(keep == nil || keep! > 0, "CheckpointMirror: keep must be positive")
         precondition(attempts >= 1, "CheckpointMirror: attempts must be at least 1")
         self.store = store
@@ -102,7 +105,7 @@ public final class CheckpointMirror: @unchecked Sendable {
         self.retryDelay = retryDelay
         self.thread = thread ?? CheckpointStoreThread()
         self.ownsThread = thread == nil
-        self.log = log ?? { writeToStandardError("spottrain: " + $0 + "\n") }
+        self.logger = logger ?? Logger(label: Logger.SpotTrainLabel.store)
         Task(executorPreference: self.thread) { await self.work() }
     }
 
@@ -294,7 +297,8 @@ public final class CheckpointMirror: @unchecked Sendable {
             return .superseded
         } catch {
             let reason = "not uploading \(file.path): it cannot be read back intact: \(error)"
-            log("error: checkpoint mirror: " + reason)
+            logger.error("checkpoint mirror: \(reason)",
+                         metadata: Logger.Metadata.describing(error).merging(["path": "\(file.path)", "step": "\(file.globalStep)"]))
             return .failed(reason)
         }
         var delay = retryDelay
@@ -310,15 +314,21 @@ public final class CheckpointMirror: @unchecked Sendable {
                 lastError = String(describing: error)
                 refused = (error as? CheckpointStoreError)?.code == .refused
                 if refused || attempt == attempts { break }
-                log("warning: checkpoint mirror: uploading \(file.name) to \(store.location(of: file.name)) failed "
-                    + "(attempt \(attempt) of \(attempts)): \(error); retrying")
+                let message = "checkpoint mirror: uploading \(file.name) to \(store.location(of: file.name)) failed "
+                    + "(attempt \(attempt) of \(attempts)): \(error); retrying"
+                logger.warning("\(message)",
+                               metadata: Logger.Metadata.describing(error).merging(
+                                   ["checkpoint": "\(file.name)", "location": "\(store.location(of: file.name))",
+                                    "attempt": "\(attempt)", "attempts": "\(attempts)"]))
                 try? await Task.sleep(for: delay)
                 delay *= 2
             }
         }
         locked { counters.lastFailureRefused = refused }
         let reason = "uploading \(file.name) to \(store.location(of: file.name)) failed: \(lastError)"
-        log("error: checkpoint mirror: " + reason + "; training goes on, the next checkpoint will be uploaded as usual")
+        logger.error("checkpoint mirror: \(reason); training goes on, the next checkpoint will be uploaded as usual",
+                     metadata: ["checkpoint": "\(file.name)", "location": "\(store.location(of: file.name))",
+                                "step": "\(file.globalStep)", "refused": "\(refused)"])
         return .failed(reason)
     }
 
@@ -331,7 +341,8 @@ public final class CheckpointMirror: @unchecked Sendable {
             let surplus = objects.dropFirst(keep).map(\.name).filter { $0 != stored.name }
             if !surplus.isEmpty { try await store.delete(surplus) }
         } catch {
-            log("warning: checkpoint mirror: could not remove old checkpoints from \(store.location): \(error)")
+            logger.warning("checkpoint mirror: could not remove old checkpoints from \(store.location): \(error)",
+                           metadata: Logger.Metadata.describing(error).merging(["location": "\(store.location)"]))
         }
     }
 }

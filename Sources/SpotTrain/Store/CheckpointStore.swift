@@ -28,7 +28,7 @@ public struct StoredCheckpoint: Sendable, Equatable, Hashable {
 ///
 /// A store holds whole checkpoint files under their usual names
 /// (``CheckpointDirectory/fileName(forGlobalStep:)``). It never interprets them: the reader
-/// (``Resume/latest(from:store:into:batchSize:trainingCount:log:)``) verifies every byte it
+/// (``Resume/latest(from:store:into:batchSize:trainingCount:logger:)``) verifies every byte it
 /// downloads with the file's own CRCs before it uses or keeps it, so a store only has to be
 /// all-or-nothing per object (an interrupted ``put(_:bytes:)`` must not leave a readable
 /// object, or must leave one that fails verification).

@@ -1,5 +1,7 @@
+import Logging
+
 extension Resume {
-    /// The largest checkpoint object ``latest(from:store:thread:into:batchSize:trainingCount:maxBytes:log:)``
+    /// The largest checkpoint object ``latest(from:store:thread:into:batchSize:trainingCount:maxBytes:logger:)``
     /// downloads by default: 16 GiB.
     public static let defaultMaxDownloadBytes = 16 << 30
 
@@ -22,22 +24,24 @@ extension Resume {
     ///   - store: The store that mirrors it.
     ///   - thread: The thread the store's calls run on (this call blocks until they return).
     ///   - trainer: The freshly built trainer to restore into.
-    ///   - batchSize: See ``latest(from:into:batchSize:trainingCount:log:)``.
-    ///   - trainingCount: See ``latest(from:into:batchSize:trainingCount:log:)``.
+    ///   - batchSize: See ``latest(from:into:batchSize:trainingCount:logger:)``.
+    ///   - trainingCount: See ``latest(from:into:batchSize:trainingCount:logger:)``.
     ///   - maxBytes: The largest object downloaded (default ``defaultMaxDownloadBytes``).
-    ///   - log: Receives warnings and one line per download (default: standard error).
+    ///   - logger: Receives a `warning` per skipped object and an `info` event per download;
+    ///     default: a logger labelled `spottrain.store` from the bootstrapped `LoggingSystem`
+    ///     (the final local resume logs as `spottrain.checkpoint`).
     /// - Returns: Where the run resumes (``ResumePoint/downloadedFrom`` set when the
     ///   checkpoint came from the store), or nil when neither holds a valid checkpoint.
     /// - Throws: ``CheckpointStoreError`` when the store cannot be listed or a download fails
     ///   for a reason other than the object's content (resuming from an older checkpoint
     ///   instead would silently lose the newer one's progress); otherwise as
-    ///   ``latest(from:into:batchSize:trainingCount:log:)``.
+    ///   ``latest(from:into:batchSize:trainingCount:logger:)``.
     public static func latest(from directory: CheckpointDirectory, store: any CheckpointStore,
                               thread: CheckpointStoreThread, into trainer: Trainer,
                               batchSize: Int? = nil, trainingCount: Int? = nil,
                               maxBytes: Int = defaultMaxDownloadBytes,
-                              log: ((String) -> Void)? = nil) throws -> ResumePoint? {
-        let log = log ?? { writeToStandardError("spottrain: " + $0 + "\n") }
+                              logger: Logger? = nil) throws -> ResumePoint? {
+        let storeLogger = logger ?? Logger(label: Logger.SpotTrainLabel.store)
         let remote = try thread.run { try await store.list() }
         let local = try directory.list()
         let localNewestValid = local.reversed().first { directory.verify($0).isValid }
@@ -50,7 +54,9 @@ extension Resume {
             if let size = object.size, size > maxBytes {
                 let reason = CheckpointError(.malformed, "the object is \(size) bytes, more than the \(maxBytes) accepted",
                                              path: object.location)
-                log("warning: skipping checkpoint \(object.location): \(reason.message)")
+                storeLogger.warning("skipping checkpoint \(object.location): \(reason.message)",
+                                    metadata: Logger.Metadata.describing(reason).merging(
+                                        ["location": "\(object.location)", "step": "\(object.globalStep)"]))
                 skipped.append(SkippedCheckpoint(file: record(object), reason: reason))
                 continue
             }
@@ -60,7 +66,9 @@ extension Resume {
             } catch let error as CheckpointStoreError where [.notFound, .tooLarge, .corrupt].contains(error.code) {
                 // Facts about this object (gone since the listing, too large, damaged), not about
                 // the store: the next older candidate is as good a choice as with a local file.
-                log("warning: skipping checkpoint \(object.location): \(error)")
+                storeLogger.warning("skipping checkpoint \(object.location): \(error)",
+                                    metadata: Logger.Metadata.describing(error).merging(
+                                        ["location": "\(object.location)", "step": "\(object.globalStep)"]))
                 skipped.append(SkippedCheckpoint(file: record(object), reason: reason(for: error, object)))
                 continue
             }
@@ -68,18 +76,22 @@ extension Resume {
                 let metadata = try CheckpointReader.verify(bytes, path: object.location)
                 try CheckpointDirectory.checkName(record(object), metadata)
             } catch let error as CheckpointError {
-                log("warning: skipping checkpoint \(object.location): \(error)")
+                storeLogger.warning("skipping checkpoint \(object.location): \(error)",
+                                    metadata: Logger.Metadata.describing(error).merging(
+                                        ["location": "\(object.location)", "step": "\(object.globalStep)"]))
                 skipped.append(SkippedCheckpoint(file: record(object), reason: error.at(object.location)))
                 continue
             }
             try directory.fileSystem.createDirectory(atPath: directory.path)
             try directory.writer.write(bytes: bytes, to: directory.path + "/" + object.name)
-            log("downloaded checkpoint \(object.location) (\(bytes.count) bytes, verified) to \(directory.path)")
+            storeLogger.info("downloaded checkpoint \(object.location) (\(bytes.count) bytes, verified) to \(directory.path)",
+                             metadata: ["location": "\(object.location)", "step": "\(object.globalStep)",
+                                        "bytes": "\(bytes.count)", "directory": "\(directory.path)"])
             downloaded = (object.name, object.location)
             break
         }
         guard var point = try latest(from: directory, into: trainer, batchSize: batchSize, trainingCount: trainingCount,
-                                     log: log) else { return nil }
+                                     logger: logger) else { return nil }
         if let downloaded, point.file.name == downloaded.name {
             point.downloadedFrom = downloaded.location
         }

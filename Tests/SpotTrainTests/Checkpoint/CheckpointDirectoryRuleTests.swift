@@ -15,7 +15,7 @@ import Darwin
     static func trainedDirectory() throws -> (String, CheckpointDirectory) {
         let dir = try CheckpointFixtures.temporaryDirectory()
         let directory = CheckpointDirectory(path: dir)
-        let saver = ModelCheckpoint(directory: directory, everySteps: 2, log: { _ in })
+        let saver = ModelCheckpoint(directory: directory, everySteps: 2, logger: .silent)
         try ModelCheckpointTests.makeTrainer().fit(train: makeToyDataset(count: 100, seed: 5), epochs: 2, batchSize: 32,
                                                    seed: 7, callbacks: [saver])
         #expect(try directory.list().map(\.globalStep) == [2, 4, 6, 8])

@@ -73,7 +73,7 @@ import SpotTrain
         #expect(results.map(\.isValid) == [true, expectValid], "\(label): \(results.map { $0.error?.description ?? "ok" })")
         let trainer = ModelCheckpointTests.makeTrainer(seed: 99)
         let point = try #require(try Resume.latest(from: directory, into: trainer, batchSize: 32, trainingCount: 100,
-                                                   log: { _ in }), "\(label)")
+                                                   logger: .silent), "\(label)")
         #expect(point.file.globalStep == (expectValid ? 6 : 4), "\(label)")
         // The restored position trains on without a trap.
         let context = try trainer.fit(train: makeToyDataset(count: 100, seed: 5), epochs: 3, batchSize: 32,

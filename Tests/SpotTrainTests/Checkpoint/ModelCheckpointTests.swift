@@ -25,7 +25,7 @@ import SpotTrain
         let dir = try CheckpointFixtures.temporaryDirectory()
         defer { CheckpointFixtures.remove(dir) }
         let directory = CheckpointDirectory(path: dir)
-        let saver = ModelCheckpoint(directory: directory, everySteps: 3, log: { _ in })
+        let saver = ModelCheckpoint(directory: directory, everySteps: 3, logger: .silent)
         let first = Self.makeTrainer()
         try first.fit(train: train, validation: validation, epochs: 3, batchSize: 32, seed: 7, callbacks: [saver])
         #expect(first.model.parameterFingerprintBytes() == expected)
@@ -53,21 +53,27 @@ import SpotTrain
         defer { CheckpointFixtures.remove(dir) }
         let directory = CheckpointDirectory(path: dir)
         try Self.makeTrainer().fit(train: train, epochs: 2, batchSize: 16, seed: 1,
-                                   callbacks: [ModelCheckpoint(directory: directory, everySteps: 2, log: { _ in })])
+                                   callbacks: [ModelCheckpoint(directory: directory, everySteps: 2, logger: .silent)])
         let files = try directory.list()
         #expect(files.last?.globalStep == 8)
         // Corrupt the newest file (a flipped byte in the middle).
         var bytes = try CheckpointFixtures.read(files.last!.path)
         bytes[bytes.count / 2] ^= 0xFF
         try CheckpointFixtures.write(bytes, to: files.last!.path)
-        var warnings: [String] = []
+        let warnings = SpotLogLines()
         let trainer = Self.makeTrainer()
         let point = try #require(try Resume.latest(from: directory, into: trainer, batchSize: 16, trainingCount: 64,
-                                                   log: { warnings.append($0) }))
+                                                   logger: warnings.logger))
         #expect(point.file.globalStep == 6)
         #expect(point.progress.globalStep == 6)
-        #expect(warnings.count == 1)
-        #expect(warnings.first?.contains(files.last!.path) == true)
+        // One structured warning naming the skipped file, its step and the reader's error code.
+        let events = warnings.entries
+        #expect(events.count == 1)
+        #expect(events.first?.level == .warning)
+        #expect(events.first.map { "\($0.message)" }?.contains(files.last!.path) == true)
+        #expect(events.first?.metadata["path"] == "\(files.last!.path)")
+        #expect(events.first?.metadata["step"] == "8")
+        #expect(events.first?.metadata["error_code"] != nil)
     }
 
     @Test func resumeRejectsAnotherModelNamingTheParameter() throws {
@@ -76,13 +82,13 @@ import SpotTrain
         defer { CheckpointFixtures.remove(dir) }
         let directory = CheckpointDirectory(path: dir)
         try Self.makeTrainer().fit(train: train, epochs: 1, batchSize: 16, seed: 1,
-                                   callbacks: [ModelCheckpoint(directory: directory, log: { _ in })])
+                                   callbacks: [ModelCheckpoint(directory: directory, logger: .silent)])
         let rng = RandomGenerator(seed: 1)
         let other = Trainer(model: Sequential([Flatten(), Dense(inputFeatures: 36, outputFeatures: 2, rng: rng)]),
                             optimizer: Adam(), rng: rng)
         let before = other.model.parameterFingerprintBytes()
         #expect {
-            _ = try Resume.latest(from: directory, into: other, log: { _ in })
+            _ = try Resume.latest(from: directory, into: other, logger: .silent)
         } throws: { error in
             guard let e = error as? CheckpointError else { return false }
             return e.code == .signatureMismatch && e.message.contains("dense1.weight")
@@ -90,7 +96,7 @@ import SpotTrain
         #expect(other.model.parameterFingerprintBytes() == before)
         // A different batch size is refused too.
         #expect(throws: CheckpointError.self) {
-            _ = try Resume.latest(from: directory, into: Self.makeTrainer(), batchSize: 8, log: { _ in })
+            _ = try Resume.latest(from: directory, into: Self.makeTrainer(), batchSize: 8, logger: .silent)
         }
     }
 
@@ -102,14 +108,18 @@ import SpotTrain
         // The second save (step 4) fails at `operation`.
         let fs = FailingFileSystem(failing: operation, nth: 2)
         let directory = CheckpointDirectory(path: dir, fileSystem: fs)
-        var logged: [String] = []
+        let logged = SpotLogLines()
         let saver = ModelCheckpoint(directory: directory, everyEpoch: false, everySteps: 2, keep: 2,
-                                    saveOnTrainEnd: false, log: { logged.append($0) })
+                                    saveOnTrainEnd: false, logger: logged.logger)
         let trainer = Self.makeTrainer()
         let context = try trainer.fit(train: train, epochs: 2, batchSize: 16, seed: 1, callbacks: [saver])
         #expect(context.status == .completed)
         #expect(context.globalStep == 8)
-        #expect(logged.contains { $0.contains("checkpoint save failed") && $0.contains("injected") })
+        #expect(logged.all.contains { $0.contains("error: checkpoint save failed") && $0.contains("injected") })
+        let failure = try #require(logged.entries.first { $0.level == .error })
+        #expect(failure.metadata["step"] == "4")
+        #expect(failure.metadata["directory"] == "\(dir)")
+        #expect(failure.metadata["error_type"] != nil)
         let steps = try CheckpointDirectory(path: dir).verifyAll().filter(\.isValid).map(\.file.globalStep)
         // keep: 2 leaves the two newest; the failed step-4 save lost nothing (step 2 was still
         // there until the step-8 save pruned it).
@@ -125,7 +135,7 @@ import SpotTrain
         defer { CheckpointFixtures.remove(dir) }
         let directory = CheckpointDirectory(path: dir)
         let saver = ModelCheckpoint(directory: directory, saveBestOnly: true, monitor: "val_loss",
-                                    saveOnTrainEnd: false, log: { _ in })
+                                    saveOnTrainEnd: false, logger: .silent)
         let trainer = Self.makeTrainer()
         let context = try trainer.fit(train: train, validation: validation, epochs: 3, batchSize: 16, seed: 1,
                                       callbacks: [saver])

@@ -1,8 +1,9 @@
 import Testing
 import SpotTrain
 
-/// `Sequential(inputShape:)` propagates shapes, so `Dense(units:)` after `Flatten` needs no
-/// hand-computed input size, and draws exactly the weights the hand-sized layer would.
+/// `Sequential(inputShape:)` propagates shapes, so `Dense(units:)` after `Flatten` and
+/// `Conv2D(filters:kernelSize:)` need no hand-computed input size, and draw exactly the
+/// weights the hand-sized layers would.
 @Suite struct ShapeInferenceTests {
     /// `Models.mnistCNN` as it was written before shape inference: every size by hand.
     static func handSizedMNISTCNN(rng: RandomGenerator) -> Sequential {
@@ -31,6 +32,101 @@ import SpotTrain
             #expect(inferredRNG.state == handRNG.state)
             #expect(inferred.layers.map(\.name) == ["conv1", "conv2", "pool1", "dropout1", "flatten1", "dense1", "dropout2", "dense2"])
         }
+    }
+
+    /// The convolutions alone inferred (dense layers sized by hand, so that the draws happen
+    /// in layer order): still the hand-sized model, bit for bit.
+    @Test func mnistCNNWithInferredConvolutionChannelsHasBitIdenticalWeights() {
+        for seed: UInt64 in [0, 42] {
+            let handRNG = RandomGenerator(seed: seed), inferredRNG = RandomGenerator(seed: seed)
+            let hand = Self.handSizedMNISTCNN(rng: handRNG)
+            let inferred = Sequential(inputShape: [28, 28, 1], name: "mnist_cnn") {
+                Conv2D(filters: 32, kernelSize: 3, activation: .relu, rng: inferredRNG)
+                Conv2D(filters: 64, kernelSize: 3, activation: .relu, rng: inferredRNG)
+                MaxPool2D(poolSize: 2)
+                Dropout(rate: 0.25, rng: inferredRNG)
+                Flatten()
+                Dense(units: 128, activation: .relu, rng: inferredRNG)
+                Dropout(rate: 0.5, rng: inferredRNG)
+                Dense(units: 10, rng: inferredRNG)
+            }
+            let conv1 = inferred.layers[0] as! Conv2D, conv2 = inferred.layers[1] as! Conv2D
+            #expect(conv1.inputChannels == 1 && conv2.inputChannels == 32)
+            #expect(conv1.weight.value.shape == [3, 3, 1, 32] && conv2.weight.value.shape == [3, 3, 32, 64])
+            #expect(inferred.parameterSignature.map(\.name) == hand.parameterSignature.map(\.name))
+            #expect(inferred.parameterSignature.map(\.shape) == hand.parameterSignature.map(\.shape))
+            #expect(inferred.parameterFingerprintBytes() == hand.parameterFingerprintBytes())
+            #expect(inferredRNG.state == handRNG.state)
+        }
+    }
+
+    @Test func inferredConv2DDrawsTheSameWeightsAsAnExplicitOne() {
+        for (kernel, stride, padding) in [((3, 3), (1, 1), Padding.valid), ((5, 3), (2, 1), Padding.same)] {
+            let a = Conv2D(filters: 6, kernelSize: kernel, stride: stride, padding: padding, initializer: .heNormal,
+                           rng: RandomGenerator(seed: 4))
+            #expect(!a.isBuilt && a.inputChannels == 0)
+            a.build(inputShape: [1, 9, 9, 3])
+            let b = Conv2D(inputChannels: 3, outputChannels: 6, kernelSize: kernel, stride: stride, padding: padding,
+                           initializer: .heNormal, rng: RandomGenerator(seed: 4))
+            #expect(a.isBuilt && a.inputChannels == 3)
+            #expect(a.weight.value.shape == b.weight.value.shape)
+            #expect(a.weight.value.scalars == b.weight.value.scalars)
+            #expect(a.outputShape(for: [2, 9, 9, 3]) == b.outputShape(for: [2, 9, 9, 3]))
+            // Building again with a fitting shape changes nothing.
+            a.build(inputShape: [4, 9, 9, 3])
+            #expect(a.weight.value.scalars == b.weight.value.scalars)
+        }
+    }
+
+    @Test func conv2DFiltersTakesItsChannelsFromTheLayerBefore() {
+        let rng = RandomGenerator(seed: 5)
+        let model = Sequential(inputShape: [8, 8, 3]) {
+            Conv2D(filters: 4, kernelSize: 3, padding: .same, activation: .relu, rng: rng)
+            MaxPool2D(poolSize: 2)
+            Conv2D(filters: 5, kernelSize: 2, stride: 2, rng: rng)
+            Flatten()
+            Dense(units: 2, rng: rng)
+        }
+        let conv1 = model.layers[0] as! Conv2D, conv2 = model.layers[2] as! Conv2D
+        #expect(conv1.inputChannels == 3 && conv2.inputChannels == 4)
+        #expect(conv2.weight.value.shape == [2, 2, 4, 5])
+        #expect((model.layers[4] as! Dense).inputFeatures == 2 * 2 * 5)
+        #expect(model.parameters.map(\.name) == ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
+                                                  "dense1.weight", "dense1.bias"])
+        #expect(model.forward(Tensor.uniform([3, 8, 8, 3], rng: rng), training: false).shape == [3, 2])
+    }
+
+    @Test func sequentialWithoutInputShapeRefusesAnUnbuiltConv2D() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Sequential([Conv2D(filters: 3, kernelSize: 3, rng: RandomGenerator(seed: 1))], name: "m")
+        }
+        let text = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(text.contains("conv1") && text.contains("Sequential(inputShape:)"), "\(text)")
+    }
+
+    @Test func conv2DFiltersOnImagesWithoutChannelsNamesTheCallersShape() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Sequential(inputShape: [28, 28]) { Conv2D(filters: 8, kernelSize: 3, rng: RandomGenerator(seed: 1)) }
+        }
+        let text = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(text.contains("conv1") && text.contains("[1, 28, 28]") && text.contains("[28, 28, 1]"), "\(text)")
+    }
+
+    @Test func conv2DFiltersOnImagesSmallerThanTheKernelNamesTheCallersShape() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Sequential(inputShape: [2, 2, 1]) { Conv2D(filters: 8, kernelSize: 3, rng: RandomGenerator(seed: 1)) }
+        }
+        let text = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(text.contains("Conv2D conv1") && text.contains("[1, 2, 2, 1]") && text.contains("kernel 3×3"), "\(text)")
+    }
+
+    @Test func conv2DChannelMismatchNamesTheLayerAndTheCallersShape() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let layer = Conv2D(inputChannels: 32, outputChannels: 64, kernelSize: 3, name: "conv2", rng: RandomGenerator(seed: 1))
+            _ = layer.forward(Tensor.zeros([8, 26, 26, 16]), training: false)
+        }
+        let text = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(text.contains("Conv2D conv2 (in: 32, out: 64, kernel 3×3) got input shape [8, 26, 26, 16]"), "\(text)")
     }
 
     @Test func denseUnitsAfterFlattenInfersItsInputSize() {

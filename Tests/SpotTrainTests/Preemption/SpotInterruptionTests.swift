@@ -21,14 +21,6 @@ private final class RaiseAfterStep: Callback {
     }
 }
 
-/// A thread-safe list of log lines.
-final class SpotLogLines: Sendable {
-    private let lines = Mutex<[String]>([])
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-    var all: [String] { lines.withLock { $0 } }
-    func contains(_ text: String) -> Bool { all.contains { $0.contains(text) } }
-}
-
 /// The real file system, raising a request on a flag during the `onRename`-th rename (as
 /// if the notice arrived in the middle of a save).
 private final class RaisingFileSystem: CheckpointFileSystem, @unchecked Sendable {
@@ -81,8 +73,8 @@ private final class RaisingFileSystem: CheckpointFileSystem, @unchecked Sendable
                     request: @escaping (ModelCheckpoint) -> InterruptionRequest) throws -> Run {
         let directory = CheckpointDirectory(path: dir, fileSystem: fileSystem)
         let log = SpotLogLines()
-        let saver = ModelCheckpoint(directory: directory, everyEpoch: false, everySteps: everySteps, log: { log.append($0) })
-        let spot = SpotInterruption(source: flag, checkpoint: saver, now: now, log: { log.append($0) })
+        let saver = ModelCheckpoint(directory: directory, everyEpoch: false, everySteps: everySteps, logger: log.logger)
+        let spot = SpotInterruption(source: flag, checkpoint: saver, now: now, logger: log.logger)
         let raiser = RaiseAfterStep(step: raiseAt, flag: flag, request: { request(saver) })
         let context = try ModelCheckpointTests.makeTrainer().fit(train: train, epochs: 3, batchSize: 16, seed: 7,
                                                                  callbacks: [raiser, spot])
@@ -117,8 +109,8 @@ private final class RaisingFileSystem: CheckpointFileSystem, @unchecked Sendable
         // A notice already pending when the resumed run starts reuses the resumed file.
         let pending = InterruptionFlag()
         pending.raise(Self.notice(deadline: nil))
-        let again = SpotInterruption(source: pending, checkpoint: ModelCheckpoint(directory: run.directory, log: { _ in }),
-                                     resumedCheckpoint: loaded.file, log: { _ in })
+        let again = SpotInterruption(source: pending, checkpoint: ModelCheckpoint(directory: run.directory, logger: .silent),
+                                     resumedCheckpoint: loaded.file, logger: .silent)
         let stopped = try resumed.fit(train: Self.train, epochs: 3, batchSize: 16, seed: 7, callbacks: [again],
                                       resumeFrom: progress)
         #expect(stopped.status == .interrupted && stopped.globalStep == 6)
@@ -277,8 +269,8 @@ private final class RaisingFileSystem: CheckpointFileSystem, @unchecked Sendable
         defer { CheckpointFixtures.remove(dir) }
         let flag = InterruptionFlag()
         flag.raise(Self.notice(deadline: Date().addingTimeInterval(120)))
-        let saver = ModelCheckpoint(directory: CheckpointDirectory(path: dir), log: { _ in })
-        let spot = SpotInterruption(source: flag, checkpoint: saver, log: { _ in })
+        let saver = ModelCheckpoint(directory: CheckpointDirectory(path: dir), logger: .silent)
+        let spot = SpotInterruption(source: flag, checkpoint: saver, logger: .silent)
         let context = try ModelCheckpointTests.makeTrainer().fit(train: Self.train, epochs: 3, batchSize: 16, seed: 7,
                                                                  callbacks: [spot])
         #expect(context.status == .interrupted)
@@ -309,7 +301,7 @@ private final class RaisingFileSystem: CheckpointFileSystem, @unchecked Sendable
         let log = SpotLogLines()
         let source = SignalInterruptionSource(signals: [SIGUSR2], gracePeriod: 30,
                                               onRepeat: { signal in repeats.withLock { $0.append(signal) } },
-                                              log: { log.append($0) })
+                                              logger: log.logger)
         try source.install()
         defer { source.uninstall() }
         #expect(source.isInstalled)

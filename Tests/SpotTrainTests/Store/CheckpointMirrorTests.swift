@@ -30,7 +30,7 @@ private final class AtTrainEnd: Callback {
     static func mirror(_ store: any CheckpointStore, _ local: CheckpointDirectory, keep: Int? = nil, attempts: Int = 3,
                        log: SpotLogLines = SpotLogLines()) -> CheckpointMirror {
         CheckpointMirror(store: store, directory: local, keep: keep, attempts: attempts, retryDelay: .milliseconds(1),
-                         log: { log.append($0) })
+                         logger: log.logger)
     }
 
     /// Saves the small fixture checkpoint at `step` into `directory`.
@@ -43,7 +43,7 @@ private final class AtTrainEnd: Callback {
         defer { cleanup() }
         let mirror = Self.mirror(storeDirectory, local)
         defer { mirror.stop() }
-        let saver = ModelCheckpoint(directory: local, everySteps: 3, mirror: mirror, log: { _ in })
+        let saver = ModelCheckpoint(directory: local, everySteps: 3, mirror: mirror, logger: .silent)
         let waiter = WaitForEachUpload(saver: saver, mirror: mirror)
         let context = try ModelCheckpointTests.makeTrainer().fit(train: StoreFixtures.train, epochs: 3, batchSize: 16,
                                                                  seed: 7, callbacks: [saver, waiter])
@@ -89,7 +89,7 @@ private final class AtTrainEnd: Callback {
         let store = FaultyStore(storeDirectory, putGates: [gate])
         let mirror = Self.mirror(store, local)
         defer { mirror.stop() }
-        let saver = ModelCheckpoint(directory: local, everyEpoch: false, everySteps: 1, mirror: mirror, log: { _ in })
+        let saver = ModelCheckpoint(directory: local, everyEpoch: false, everySteps: 1, mirror: mirror, logger: .silent)
         var putsWhenTrainingEnded: [String]?
         var firstPutStarted = false
         // After the step-1 save, wait until its upload has started (so that it is in flight,
@@ -216,7 +216,7 @@ private final class AtTrainEnd: Callback {
         defer { cleanup() }
         let mirror = Self.mirror(storeDirectory, local, keep: 2)
         defer { mirror.stop() }
-        let saver = ModelCheckpoint(directory: local, everyEpoch: false, everySteps: 2, mirror: mirror, log: { _ in })
+        let saver = ModelCheckpoint(directory: local, everyEpoch: false, everySteps: 2, mirror: mirror, logger: .silent)
         let waiter = WaitForEachUpload(saver: saver, mirror: mirror)
         final class Count: Callback {
             let store: CheckpointDirectory
@@ -362,7 +362,7 @@ private final class AtTrainEnd: Callback {
         let lines = SpotLogLines()
         let mirror = Self.mirror(FaultyStore(storeDirectory, refusePuts: true), local)
         defer { mirror.stop() }
-        let saver = ModelCheckpoint(directory: local, mirror: mirror, log: { lines.append($0) })
+        let saver = ModelCheckpoint(directory: local, mirror: mirror, logger: lines.logger)
         let context = try ModelCheckpointTests.makeTrainer().fit(train: StoreFixtures.train, epochs: 1, batchSize: 16,
                                                                  seed: 7, callbacks: [saver])
         #expect(context.status == .completed)

@@ -32,10 +32,10 @@ private final class RaiseAt: Callback {
                     uploadMargin: Double = 5, uploadWaitWithoutDeadline: Double = 30,
                     request: @escaping () -> InterruptionRequest) throws -> Run {
         let log = SpotLogLines()
-        let saver = ModelCheckpoint(directory: local, everyEpoch: false, mirror: mirror, log: { log.append($0) })
+        let saver = ModelCheckpoint(directory: local, everyEpoch: false, mirror: mirror, logger: log.logger)
         let flag = InterruptionFlag()
         let spot = SpotInterruption(source: flag, checkpoint: saver, uploadMargin: uploadMargin,
-                                    uploadWaitWithoutDeadline: uploadWaitWithoutDeadline, log: { log.append($0) })
+                                    uploadWaitWithoutDeadline: uploadWaitWithoutDeadline, logger: log.logger)
         let context = try ModelCheckpointTests.makeTrainer().fit(train: StoreFixtures.train, epochs: 3, batchSize: 16,
                                                                  seed: 7, callbacks: [RaiseAt(6, flag, request), spot])
         return Run(context: context, spot: spot, log: log)
@@ -50,7 +50,7 @@ private final class RaiseAt: Callback {
     @Test func emergencyCheckpointIsInTheStoreWhenFitReturns() throws {
         let (local, storeDirectory, cleanup) = try StoreFixtures.directories()
         defer { cleanup() }
-        let mirror = CheckpointMirror(store: storeDirectory, directory: local, log: { _ in })
+        let mirror = CheckpointMirror(store: storeDirectory, directory: local, logger: .silent)
         defer { mirror.stop() }
         let run = try Self.run(local: local, store: storeDirectory, mirror: mirror) { Self.notice(secondsLeft: 120) }
         #expect(run.context.status == .interrupted && run.context.globalStep == 6)
@@ -79,7 +79,7 @@ private final class RaiseAt: Callback {
         let watchdog = HangWatchdog(opening: [gate])
         defer { watchdog.finish() }
         let store = FaultyStore(storeDirectory, putGates: [gate])
-        let mirror = CheckpointMirror(store: store, directory: local, log: { _ in })
+        let mirror = CheckpointMirror(store: store, directory: local, logger: .silent)
         defer { mirror.stop() }
         let margin = 2.0
         let run = try Self.run(local: local, store: store, mirror: mirror, uploadMargin: margin,
@@ -108,7 +108,7 @@ private final class RaiseAt: Callback {
         let (local, storeDirectory, cleanup) = try StoreFixtures.directories()
         defer { cleanup() }
         let store = FaultyStore(storeDirectory, refusePuts: true)
-        let mirror = CheckpointMirror(store: store, directory: local, log: { _ in })
+        let mirror = CheckpointMirror(store: store, directory: local, logger: .silent)
         defer { mirror.stop() }
         let run = try Self.run(local: local, store: store, mirror: mirror) { Self.notice(secondsLeft: 120) }
         let report = try #require(run.spot.report)
@@ -126,8 +126,8 @@ private final class RaiseAt: Callback {
         let dir = try CheckpointFixtures.temporaryDirectory()
         defer { CheckpointFixtures.remove(dir) }
         let flag = InterruptionFlag()
-        let saver = ModelCheckpoint(directory: CheckpointDirectory(path: dir), everyEpoch: false, log: { _ in })
-        let spot = SpotInterruption(source: flag, checkpoint: saver, log: { _ in })
+        let saver = ModelCheckpoint(directory: CheckpointDirectory(path: dir), everyEpoch: false, logger: .silent)
+        let spot = SpotInterruption(source: flag, checkpoint: saver, logger: .silent)
         try ModelCheckpointTests.makeTrainer().fit(train: StoreFixtures.train, epochs: 3, batchSize: 16, seed: 7,
                                                    callbacks: [RaiseAt(6, flag) { Self.notice(secondsLeft: 120) }, spot])
         #expect(spot.report?.outcomeName == "saved")

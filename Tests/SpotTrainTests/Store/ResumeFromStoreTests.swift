@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import SpotTrain
 
-/// ``Resume/latest(from:store:thread:into:batchSize:trainingCount:maxBytes:log:)``: resuming
+/// ``Resume/latest(from:store:thread:into:batchSize:trainingCount:maxBytes:logger:)``: resuming
 /// from the local directory and a store together.
 @Suite struct ResumeFromStoreTests {
     static func name(_ step: Int) -> String { CheckpointDirectory.fileName(forGlobalStep: step) }
@@ -16,7 +16,7 @@ import SpotTrain
 
     /// Trains 6 of the 12 steps, saving at steps 3 and 6 into `directory`.
     static func trainHalf(into directory: CheckpointDirectory) throws {
-        let saver = ModelCheckpoint(directory: directory, everyEpoch: false, everySteps: 3, log: { _ in })
+        let saver = ModelCheckpoint(directory: directory, everyEpoch: false, everySteps: 3, logger: .silent)
         let context = try ModelCheckpointTests.makeTrainer().fit(train: StoreFixtures.train, epochs: 3, batchSize: 16,
                                                                  seed: 7, maxSteps: 6, callbacks: [saver])
         #expect(context.status == .maxSteps)
@@ -41,8 +41,8 @@ import SpotTrain
         let (local, storeDirectory, cleanup) = try StoreFixtures.directories()
         defer { cleanup() }
         // The first machine trains half-way with a mirror, then goes away with its disk.
-        let mirror = CheckpointMirror(store: storeDirectory, directory: local, log: { _ in })
-        let saver = ModelCheckpoint(directory: local, everySteps: 3, mirror: mirror, log: { _ in })
+        let mirror = CheckpointMirror(store: storeDirectory, directory: local, logger: .silent)
+        let saver = ModelCheckpoint(directory: local, everySteps: 3, mirror: mirror, logger: .silent)
         let waiter = WaitForEachUpload(saver: saver, mirror: mirror)
         try ModelCheckpointTests.makeTrainer().fit(train: StoreFixtures.train, epochs: 3, batchSize: 16, seed: 7,
                                                    maxSteps: 6, callbacks: [saver, waiter])
@@ -59,7 +59,7 @@ import SpotTrain
         let log = SpotLogLines()
         let trainer = ModelCheckpointTests.makeTrainer(seed: 999)  // other weights: all must be restored
         let point = try #require(try Resume.latest(from: fresh, store: store, thread: thread, into: trainer,
-                                                   batchSize: 16, trainingCount: 64, log: { log.append($0) }))
+                                                   batchSize: 16, trainingCount: 64, logger: log.logger))
         #expect(point.file.globalStep == 6 && point.progress.globalStep == 6)
         #expect(point.file.path == fresh.filePath(forGlobalStep: 6))
         #expect(point.downloadedFrom == storeDirectory.location(of: Self.name(6)))
@@ -107,7 +107,7 @@ import SpotTrain
         let log = SpotLogLines()
         let trainer = ModelCheckpointTests.makeTrainer(seed: 999)
         let point = try #require(try Resume.latest(from: fresh, store: store, thread: thread, into: trainer,
-                                                   batchSize: 16, trainingCount: 64, log: { log.append($0) }))
+                                                   batchSize: 16, trainingCount: 64, logger: log.logger))
         #expect(point.file.globalStep == 3)
         #expect(point.downloadedFrom == storeDirectory.location(of: Self.name(3)))
         #expect(point.skipped.map(\.file.name) == [Self.name(6)])
@@ -132,7 +132,7 @@ import SpotTrain
             }
             let store = FaultyStore(storeDirectory)
             let point = try #require(try Resume.latest(from: local, store: store, thread: thread,
-                                                       into: ModelCheckpointTests.makeTrainer(), log: { _ in }))
+                                                       into: ModelCheckpointTests.makeTrainer(), logger: .silent))
             #expect(try point.file == StoreFixtures.files(local).last, "store \(storeSteps)")
             #expect(point.downloadedFrom == nil)
             #expect(point.source == local.filePath(forGlobalStep: 6))
@@ -154,7 +154,7 @@ import SpotTrain
         defer { thread.shutdown() }
         let log = SpotLogLines()
         let point = try #require(try Resume.latest(from: local, store: store, thread: thread,
-                                                   into: ModelCheckpointTests.makeTrainer(), log: { log.append($0) }))
+                                                   into: ModelCheckpointTests.makeTrainer(), logger: log.logger))
         #expect(point.file.globalStep == 6)
         #expect(point.downloadedFrom == storeDirectory.location(of: Self.name(6)))
         #expect(store.getAttempts == [Self.name(6)])
@@ -178,7 +178,7 @@ import SpotTrain
         let trainer = ModelCheckpointTests.makeTrainer(seed: 999)
         let before = trainer.model.parameterFingerprintBytes()
         do {
-            _ = try Resume.latest(from: local, store: store, thread: thread, into: trainer, log: { _ in })
+            _ = try Resume.latest(from: local, store: store, thread: thread, into: trainer, logger: .silent)
             Issue.record("expected a CheckpointStoreError")
         } catch let error as CheckpointStoreError {
             #expect(error.code == .unavailable)
@@ -203,7 +203,7 @@ import SpotTrain
         let maxBytes = code == .tooLarge ? 100 : Resume.defaultMaxDownloadBytes
         let point = try #require(try Resume.latest(from: local, store: store, thread: thread,
                                                    into: ModelCheckpointTests.makeTrainer(), maxBytes: maxBytes,
-                                                   log: { log.append($0) }))
+                                                   logger: log.logger))
         #expect(point.file.globalStep == 3 && point.downloadedFrom == nil)
         #expect(point.skipped.map(\.file.name) == [Self.name(6)])
         #expect(log.contains("warning: skipping checkpoint \(storeDirectory.location(of: Self.name(6)))"))
@@ -216,6 +216,6 @@ import SpotTrain
         let thread = CheckpointStoreThread()
         defer { thread.shutdown() }
         #expect(try Resume.latest(from: local, store: storeDirectory, thread: thread,
-                                  into: ModelCheckpointTests.makeTrainer(), log: { _ in }) == nil)
+                                  into: ModelCheckpointTests.makeTrainer(), logger: .silent) == nil)
     }
 }

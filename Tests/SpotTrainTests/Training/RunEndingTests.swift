@@ -53,8 +53,8 @@ import Glibc
         let dir = try CheckpointFixtures.temporaryDirectory()
         defer { CheckpointFixtures.remove(dir) }
         let directory = CheckpointDirectory(path: dir, fileSystem: FullDiskFileSystem(capacity: 1))
-        var lines: [String] = []
-        let saver = ModelCheckpoint(directory: directory, log: { lines.append($0) })
+        let lines = SpotLogLines()
+        let saver = ModelCheckpoint(directory: directory, logger: lines.logger)
         let train = makeToyDataset(count: 64, seed: 5)
         // 3 epochs of 4 steps: the epoch-1 save fits, epochs 2 and 3 fail, and the final
         // save retried at trainEnd fails again.
@@ -64,7 +64,7 @@ import Glibc
         #expect(saver.failureCount == 3)
         #expect(saver.saveCount == 1)
         #expect(saver.lastSaved?.globalStep == 4)
-        #expect(lines.filter { $0.contains("checkpoint save failed") }.count == 3)
+        #expect(lines.all.filter { $0.contains("checkpoint save failed") }.count == 3)
         #expect(try directory.list().map(\.globalStep) == [4])
     }
 
@@ -73,7 +73,7 @@ import Glibc
         defer { CheckpointFixtures.remove(dir) }
         // The second file fails (a transient error), the rest succeed.
         let directory = CheckpointDirectory(path: dir, fileSystem: FailingFileSystem(failing: .rename, nth: 2))
-        let saver = ModelCheckpoint(directory: directory, log: { _ in })
+        let saver = ModelCheckpoint(directory: directory, logger: .silent)
         try Self.makeTrainer().fit(train: makeToyDataset(count: 64, seed: 5), epochs: 3, batchSize: 16, seed: 1,
                                    callbacks: [saver])
         #expect(saver.failureCount == 1)
@@ -97,13 +97,13 @@ import Glibc
         let clean = makeToyDataset(count: 64, seed: 5)
         let trainer = Self.makeTrainer()
         let first = try trainer.fit(train: clean, epochs: 1, batchSize: 16, seed: 1,
-                                    callbacks: [ModelCheckpoint(directory: directory, everySteps: 1, keep: 2, log: { _ in })])
+                                    callbacks: [ModelCheckpoint(directory: directory, everySteps: 1, keep: 2, logger: .silent)])
         #expect(try directory.list().map(\.globalStep) == [3, 4])
 
         // The same run continues on data that makes the loss NaN at its first step; saves
         // are due at every step and keep 2 would prune the older good file.
-        var lines: [String] = []
-        let saver = ModelCheckpoint(directory: directory, everySteps: 1, keep: 2, log: { lines.append($0) })
+        let lines = SpotLogLines()
+        let saver = ModelCheckpoint(directory: directory, everySteps: 1, keep: 2, logger: lines.logger)
         let context = try trainer.fit(train: Self.poisoned(clean), epochs: 3, batchSize: 16, seed: 1,
                                       callbacks: [saver], resumeFrom: first.progress)
         #expect(context.status == .diverged)
@@ -129,15 +129,15 @@ import Glibc
         let dir = try CheckpointFixtures.temporaryDirectory()
         defer { CheckpointFixtures.remove(dir) }
         let directory = CheckpointDirectory(path: dir)
-        var lines: [String] = []
-        let saver = ModelCheckpoint(directory: directory, everySteps: 1, log: { lines.append($0) })
+        let lines = SpotLogLines()
+        let saver = ModelCheckpoint(directory: directory, everySteps: 1, logger: lines.logger)
         // The loss of step 2 is still finite (computed before the update); the state is not.
         let context = try Self.makeTrainer().fit(train: makeToyDataset(count: 64, seed: 5), epochs: 2, batchSize: 16,
                                                  seed: 1, callbacks: [Corrupter(step: 2), saver])
         #expect(context.status == .diverged)
         #expect(try directory.list().map(\.globalStep) == [1])
         #expect(saver.failureCount == 0)
-        #expect(lines.contains { $0.contains("not saving a diverged state") && $0.contains("inf") }, "\(lines)")
+        #expect(lines.all.contains { $0.contains("not saving a diverged state") && $0.contains("inf") }, "\(lines.all)")
     }
 
     @Test func firstNonFiniteValueFindsNaNAndInfinityAnywhere() {
@@ -192,11 +192,11 @@ import Glibc
         let directory = CheckpointDirectory(path: dir)
         let train = makeToyDataset(count: 32, seed: 5)
         try Self.makeTrainer(learningRate: 0.002).fit(train: train, epochs: 1, batchSize: 16, seed: 1,
-                                                      callbacks: [ModelCheckpoint(directory: directory, log: { _ in })])
+                                                      callbacks: [ModelCheckpoint(directory: directory, logger: .silent)])
         let trainer = Self.makeTrainer(learningRate: 0.0005)
         let adam = try #require(trainer.optimizer as? Adam)
         adam.beta1 = 0.8
-        let point = try #require(try Resume.latest(from: directory, into: trainer, log: { _ in }))
+        let point = try #require(try Resume.latest(from: directory, into: trainer, logger: .silent))
         #expect(point.replacedHyperparameters.map(\.name) == ["beta1", "learningRate"])
         #expect(point.replacedHyperparameters.last?.configured == Double(Float(0.0005)))
         #expect(point.replacedHyperparameters.last?.restored == Double(Float(0.002)))
