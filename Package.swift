@@ -88,7 +88,7 @@ let package = Package(
             name: "SpotTrainTests",
             dependencies: ["SpotTrain", "CSpotKernels"],
             // Reference values the tests read through #filePath (not bundle resources).
-            exclude: ["Optimizers/Fixtures"]
+            exclude: ["Optimizers/Fixtures", "Checkpoint/Fixtures"]
         ),
         .testTarget(
             name: "EC2SpotTests",
