@@ -149,9 +149,11 @@ import SpotTrain
         #expect(callbacks.modelCheckpoint.map(\.monitor) == ["val_loss"])
         #expect(callbacks.earlyStopping.map(\.monitor) == ["val_accuracy"] && callbacks.earlyStopping[0].wait == 0)
         #expect(callbacks.custom.isEmpty)
-        #expect(CheckpointFixtures.bits(checkpoint).keys.sorted()
+        // The 1.0 code's weights and Adam moments after six steps are the current code's, bit
+        // for bit (the learning rate is now a Double, used as the nearest Float).
+        #expect(CheckpointFixtures.bits(checkpoint)
                 == CheckpointFixtures.bits(TrainingState.capture(trainer: reference, progress: context.resumableProgress,
-                                                                 seed: 7, batchSize: 32, trainingCount: 100)).keys.sorted())
+                                                                 seed: 7, batchSize: 32, trainingCount: 100)))
     }
 
     @Test func formatOneCheckpointResumesToTheUninterruptedWeights() throws {
