@@ -97,7 +97,7 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             // Reference values the tests read through #filePath (not bundle resources).
-            exclude: ["Optimizers/Fixtures"]
+            exclude: ["Optimizers/Fixtures", "Checkpoint/Fixtures"]
         ),
         .testTarget(
             name: "EC2SpotTests",

@@ -67,7 +67,7 @@ extension CheckpointCommand {
         var batchSize: Int = 128
 
         @Option(name: .customLong("learning-rate"), help: "Adam learning rate of the run (default 0.001).")
-        var learningRate: Float = 0.001
+        var learningRate: Double = 0.001
 
         @Option(help: "Seed of the run's shuffling and dropout (default 1).")
         var seed: UInt64 = 1
@@ -86,7 +86,7 @@ extension CheckpointCommand {
             guard (1...TrainCommand.maximumBatchSize).contains(batchSize) else {
                 throw ValidationError("--batch-size must be between 1 and \(TrainCommand.maximumBatchSize)")
             }
-            guard learningRate.isFinite && learningRate > 0 else {
+            guard learningRate > 0 && Float(learningRate).isFinite else {
                 throw ValidationError("--learning-rate must be a positive finite number")
             }
             guard trainingCount >= 1 else { throw ValidationError("--training-count must be at least 1") }

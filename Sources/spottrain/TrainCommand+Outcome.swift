@@ -81,7 +81,9 @@ extension TrainCommand {
         }
         if let learningRate {
             let restored = trainer.optimizer.learningRate
-            if restored != learningRate {
+            // Compared as the Float the update uses (format 1.0 checkpoints hold the rate as
+            // a widened Float).
+            if Float(restored) != Float(learningRate) {
                 trainer.optimizer.learningRate = learningRate
                 printNotice("using --learning-rate \(learningRate) instead of the checkpoint's \(restored) "
                             + "(the rest of the run continues exactly)")

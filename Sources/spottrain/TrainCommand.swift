@@ -68,7 +68,7 @@ struct TrainCommand: ParsableCommand {
     var batchSize: Int?
 
     @Option(name: .customLong("learning-rate"), help: "Adam learning rate (default 0.001, or the checkpoint's).")
-    var learningRate: Float?
+    var learningRate: Double?
 
     @Option(help: "Seed for initial weights, shuffling and dropout (default 1, or the checkpoint's).")
     var seed: UInt64?
@@ -143,7 +143,7 @@ struct TrainCommand: ParsableCommand {
         if let batchSize, !(1...TrainCommand.maximumBatchSize).contains(batchSize) {
             throw ValidationError("--batch-size must be in 1...\(TrainCommand.maximumBatchSize)")
         }
-        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+        if let learningRate, !(learningRate > 0 && Float(learningRate).isFinite) {
             throw ValidationError("--learning-rate must be positive and finite")
         }
         if let threads, !(1...TrainCommand.maximumThreads).contains(threads) {

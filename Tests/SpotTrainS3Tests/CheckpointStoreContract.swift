@@ -11,8 +11,7 @@ enum CheckpointStoreContract {
     /// A small valid checkpoint file for `step` (the local store reads only framed files).
     static func checkpointBytes(step: Int, seed: Float = 1) throws -> [UInt8] {
         let weight = Tensor(shape: [2, 3], values: (0..<6).map { Float($0) * seed + Float(step) })
-        let metadata = CheckpointMetadata(createdUnixMilliseconds: 1_795_000_000_000, epoch: 0, stepInEpoch: step,
-                                          globalStep: step, rngState: 42, shuffleSeed: 7,
+        let metadata = CheckpointMetadata(createdUnixMilliseconds: 1_795_000_000_000, globalStep: step,
                                           modelSignature: ModelSignature([(name: "dense.weight", shape: [2, 3])]))
         return try CheckpointWriter().encode(Checkpoint(metadata: metadata, tensors: [NamedTensor(name: "dense.weight", tensor: weight)]))
     }

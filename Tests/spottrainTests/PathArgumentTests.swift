@@ -78,7 +78,7 @@ import Darwin
     }
 
     static func tinyCheckpoint(step: Int) -> Checkpoint {
-        Checkpoint(metadata: CheckpointMetadata(epoch: 0, stepInEpoch: 0, globalStep: step, rngState: 1, shuffleSeed: 2,
+        Checkpoint(metadata: CheckpointMetadata(globalStep: step,
                                                 modelSignature: ModelSignature([(name: "w", shape: [2])])),
                    tensors: [NamedTensor(name: "w", tensor: Tensor(shape: [2], values: [1, 2]))])
     }

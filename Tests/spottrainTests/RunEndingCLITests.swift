@@ -130,7 +130,7 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("using --learning-rate 0.0005 instead of the checkpoint's 0.002"), "\(r.stderr)")
         let saved = try CheckpointReader().read(atPath: ckpt + "/" + CheckpointDirectory.fileName(forGlobalStep: 4))
-        #expect(saved.metadata.optimizer?.hyperparameters["learningRate"] == Double(Float(0.0005)))
+        #expect(saved.metadata.trainingState?.optimizer.hyperparameters["learningRate"] == 0.0005)
         #expect(try Fixtures.summary(root + "/s.json")["seed"] as? Int == 3)
         // --fresh starts over with the new values.
         let fresh = try Self.train(data, ["--epochs", "1", "--checkpoint-dir", ckpt, "--seed", "7", "--fresh"])

@@ -27,9 +27,10 @@ do {
     let rng = RandomGenerator(seed: 0)
     let trainer = Trainer(model: Models.mnistCNN(rng: rng), optimizer: Adam(), rng: rng)
     let progress = try TrainingState.restore(checkpoint, into: trainer, path: path)
-    let extra = checkpoint.metadata.extra
-    let batchSize = Int(extra["run.batch_size"] ?? "") ?? 128
-    let trainingCount = Int(extra["run.training_count"] ?? "") ?? 60_000
+    // restore() has checked that there is a training state.
+    let state = checkpoint.metadata.trainingState
+    let batchSize = state?.batchSize ?? 128
+    let trainingCount = state?.trainingCount ?? 60_000
 
     let scratch = (path as NSString).deletingLastPathComponent + "/.save-timing-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -38,7 +39,7 @@ do {
     var bytes = 0
     for _ in 0..<repeats {
         let start = clock.now
-        let saved = TrainingState.capture(trainer: trainer, progress: progress, seed: checkpoint.metadata.shuffleSeed,
+        let saved = TrainingState.capture(trainer: trainer, progress: progress, seed: state?.seed ?? 0,
                                           batchSize: batchSize, trainingCount: trainingCount)
         let file = try directory.save(saved)
         seconds.append(start.duration(to: clock.now).seconds)

@@ -2,7 +2,7 @@
 ///
 /// All integers are little-endian. A file is:
 /// ```
-/// header (32 bytes in 1.0; headerLength bytes)  magic, version, lengths, metadata CRC, record count
+/// header (32 bytes in 1.x; headerLength bytes)  magic, version, lengths, metadata CRC, record count
 /// metadata (metadataLength bytes)               UTF-8 JSON, see CheckpointMetadata
 /// record × recordCount                          fixed fields, dims, name, payload
 /// footer (24 bytes)                             footer offset, record count, file CRC-32, "CKPTDONE"
@@ -17,8 +17,9 @@ public enum CheckpointFormat {
     public static let majorVersion: UInt16 = 1
     /// The minor version this library writes. Files with a newer minor version of the same
     /// major are read; fields this version does not know are ignored.
-    public static let minorVersion: UInt16 = 0
-    /// The size of the fixed header in version 1.0.
+    /// 1.1 keeps the training state in one `training_state` object; 1.0 metadata is still read.
+    public static let minorVersion: UInt16 = 1
+    /// The size of the fixed header in versions 1.0 and 1.1.
     public static let headerSize = 32
     /// The size of the fixed part of a record header (before the dimensions and the name).
     public static let recordFixedSize = 32

@@ -176,17 +176,26 @@ struct CheckpointLayout {
         }
         var shape: [Int] = []
         shape.reserveCapacity(rank)
-        var count = 1
+        // The product of the non-zero dimensions must fit, whatever their order: a zero
+        // dimension does not excuse a huge one ([0, 2^62, 2^62] is as malformed as
+        // [2^62, 2^62, 0]).
+        var nonZeroProduct = 1, hasZero = false
         for d in 0..<rank {
             let dim = CheckpointBytes.load(UInt64.self, bytes, at: dimsOffset + 8 * d)
             guard dim <= UInt64(Int.max) else { throw named(.malformed, "dimension \(d) is \(dim), out of range") }
-            let (product, overflow) = count.multipliedReportingOverflow(by: Int(dim))
-            guard !overflow else { throw named(.malformed, "the element count of its shape overflows") }
-            count = product
+            if dim == 0 {
+                hasZero = true
+            } else {
+                let (product, overflow) = nonZeroProduct.multipliedReportingOverflow(by: Int(dim))
+                guard !overflow else { throw named(.malformed, "the element count of its shape overflows") }
+                nonZeroProduct = product
+            }
             shape.append(Int(dim))
         }
-        let (byteLength, overflow) = count.multipliedReportingOverflow(by: dataType.byteCount)
-        guard !overflow, UInt64(byteLength) == uncompressed else {
+        let (nonZeroBytes, overflow) = nonZeroProduct.multipliedReportingOverflow(by: dataType.byteCount)
+        guard !overflow else { throw named(.malformed, "the byte count of its shape \(shape) overflows") }
+        let byteLength = hasZero ? 0 : nonZeroBytes
+        guard UInt64(byteLength) == uncompressed else {
             throw named(.malformed, "uncompressed length \(uncompressed) does not match shape \(shape) of \(dataType.name)")
         }
         let payloadOffset = start + Int(headerLength)
@@ -208,7 +217,7 @@ struct CheckpointLayout {
             }
         }
         return Record(offset: start, headerLength: Int(headerLength), name: name, dataType: dataType,
-                      filter: filter, compression: compression, shape: shape, elementCount: count,
+                      filter: filter, compression: compression, shape: shape, elementCount: hasZero ? 0 : nonZeroProduct,
                       uncompressedLength: byteLength, storedLength: Int(stored), checksum: checksum,
                       payloadOffset: payloadOffset)
     }

@@ -4,36 +4,25 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The training state stored in a checkpoint's metadata section, next to its tensors.
+/// The metadata section of a checkpoint, next to its tensors: who wrote it and when, its
+/// global step (which names the file), the model's signature, and the run's
+/// ``TrainingState``.
 ///
 /// It is written as one UTF-8 JSON object with snake_case keys (see
-/// `Docs/CheckpointFormat.md`). 64-bit unsigned values (``rngState``, ``shuffleSeed``) are
-/// written as decimal strings so that no JSON reader rounds them through a `Double`;
-/// non-finite `Double`s are written as the strings `"NaN"`, `"Infinity"` and `"-Infinity"`.
-/// Keys are sorted, so equal metadata always encodes to equal bytes.
+/// `Docs/CheckpointFormat.md`). Keys are sorted, so equal metadata always encodes to equal
+/// bytes. Metadata of format 1.0, which kept the training state in top-level keys and in
+/// string-valued `extra` entries, is read too (its training state is converted).
 public struct CheckpointMetadata: Codable, Equatable, Sendable {
     /// The `SpotTrainLibrary.version` that wrote the checkpoint.
     public var libraryVersion: String
     /// When the checkpoint was made, in milliseconds since 1970-01-01T00:00:00Z.
     public var createdUnixMilliseconds: Int64
-    /// The epoch the next training step belongs to (0-based).
-    public var epoch: Int
-    /// How many steps of ``epoch`` were already taken (the data position inside the epoch).
-    public var stepInEpoch: Int
-    /// The number of optimizer steps taken since training began.
+    /// The number of optimizer steps taken since training began; names the checkpoint file
+    /// (`ckpt-<global step>.spt`). Equals the training state's global step when there is one.
     public var globalStep: Int
-    /// The complete state of the training random generator (`RandomGenerator.state`).
-    public var rngState: UInt64
-    /// The seed from which each epoch's shuffle order is derived.
-    public var shuffleSeed: UInt64
-    /// The best value of the monitored metric so far, if one is tracked.
-    public var best: BestValue?
-    /// One dictionary of metrics (name → value) per completed epoch, oldest first.
-    public var metricsHistory: [[String: Double]]
-    /// The optimizer's name, hyperparameters and step count, if an optimizer is stored.
-    public var optimizer: OptimizerDescription?
-    /// Free-form string values for callers (for example the command line that started the run).
-    public var extra: [String: String]
+    /// Everything exact resume needs besides the tensors; `nil` in a checkpoint that holds
+    /// only tensors (one not written by ``TrainingState/capture(trainer:progress:seed:batchSize:trainingCount:)``).
+    public var trainingState: TrainingState?
     /// The names, shapes and types of the model's parameters.
     public var modelSignature: ModelSignature
 
@@ -42,35 +31,31 @@ public struct CheckpointMetadata: Codable, Equatable, Sendable {
     ///   - libraryVersion: The writing library's version; defaults to `SpotTrainLibrary.version`.
     ///   - createdUnixMilliseconds: Creation time in milliseconds since the Unix epoch;
     ///     defaults to now.
-    ///   - epoch: The current epoch (0-based).
-    ///   - stepInEpoch: Steps already taken in `epoch`.
     ///   - globalStep: Optimizer steps taken in total; names the checkpoint file.
-    ///   - rngState: The training generator's state.
-    ///   - shuffleSeed: The shuffle seed.
-    ///   - best: The best monitored value, if any.
-    ///   - metricsHistory: Per-epoch metrics, oldest first.
-    ///   - optimizer: The optimizer description, if any.
-    ///   - extra: Free-form values.
+    ///   - trainingState: The run's state, if the checkpoint is to be resumable.
     ///   - modelSignature: The model's parameter names and shapes.
     public init(libraryVersion: String = SpotTrainLibrary.version,
                 createdUnixMilliseconds: Int64 = CheckpointMetadata.currentUnixMilliseconds(),
-                epoch: Int, stepInEpoch: Int, globalStep: Int,
-                rngState: UInt64, shuffleSeed: UInt64,
-                best: BestValue? = nil, metricsHistory: [[String: Double]] = [],
-                optimizer: OptimizerDescription? = nil, extra: [String: String] = [:],
-                modelSignature: ModelSignature) {
+                globalStep: Int, trainingState: TrainingState? = nil, modelSignature: ModelSignature) {
         self.libraryVersion = libraryVersion
         self.createdUnixMilliseconds = createdUnixMilliseconds
-        self.epoch = epoch
-        self.stepInEpoch = stepInEpoch
         self.globalStep = globalStep
-        self.rngState = rngState
-        self.shuffleSeed = shuffleSeed
-        self.best = best
-        self.metricsHistory = metricsHistory
-        self.optimizer = optimizer
-        self.extra = extra
+        self.trainingState = trainingState
         self.modelSignature = modelSignature
+    }
+
+    /// Creates the metadata of a resumable checkpoint; its global step is the state's.
+    /// - Parameters:
+    ///   - libraryVersion: The writing library's version; defaults to `SpotTrainLibrary.version`.
+    ///   - createdUnixMilliseconds: Creation time; defaults to now.
+    ///   - trainingState: The run's state.
+    ///   - modelSignature: The model's parameter names and shapes.
+    public init(libraryVersion: String = SpotTrainLibrary.version,
+                createdUnixMilliseconds: Int64 = CheckpointMetadata.currentUnixMilliseconds(),
+                trainingState: TrainingState, modelSignature: ModelSignature) {
+        self.init(libraryVersion: libraryVersion, createdUnixMilliseconds: createdUnixMilliseconds,
+                  globalStep: trainingState.progress.globalStep, trainingState: trainingState,
+                  modelSignature: modelSignature)
     }
 
     /// The creation time as a `Date`.
@@ -92,94 +77,31 @@ public struct CheckpointMetadata: Codable, Equatable, Sendable {
         try modelSignature.verify(against: ModelSignature(expected))
     }
 
-    // MARK: Best value
-
-    /// The best value of a monitored metric, with what "best" means.
-    public struct BestValue: Codable, Equatable, Sendable {
-        /// Whether smaller or larger values are better.
-        public enum Mode: String, Codable, Sendable {
-            /// Smaller is better (losses).
-            case min
-            /// Larger is better (accuracies).
-            case max
-        }
-        /// The metric's name, such as `"val_loss"`.
-        public var monitor: String
-        /// Whether smaller or larger is better.
-        public var mode: Mode
-        /// The best value seen.
-        public var value: Double
-
-        /// Creates a best value.
-        /// - Parameters:
-        ///   - monitor: The metric's name.
-        ///   - mode: Whether smaller or larger is better.
-        ///   - value: The best value seen.
-        public init(monitor: String, mode: Mode, value: Double) {
-            self.monitor = monitor
-            self.mode = mode
-            self.value = value
-        }
-    }
-
-    // MARK: Optimizer
-
-    /// An optimizer's identity, hyperparameters and step count (its tensors are stored as
-    /// records).
-    public struct OptimizerDescription: Codable, Equatable, Sendable {
-        /// The optimizer's name, such as `"adam"`.
-        public var name: String
-        /// Hyperparameters by name (`learning_rate`, `beta1`, …).
-        public var hyperparameters: [String: Double]
-        /// The number of update steps the optimizer has taken.
-        public var step: Int
-
-        /// Creates a description.
-        /// - Parameters:
-        ///   - name: The optimizer's name.
-        ///   - hyperparameters: Hyperparameters by name.
-        ///   - step: Steps taken.
-        public init(name: String, hyperparameters: [String: Double], step: Int) {
-            self.name = name
-            self.hyperparameters = hyperparameters
-            self.step = step
-        }
-    }
-
     // MARK: Codable
 
     enum CodingKeys: String, CodingKey {
         case libraryVersion = "library_version"
         case createdUnixMilliseconds = "created_unix_ms"
-        case epoch
-        case stepInEpoch = "step_in_epoch"
         case globalStep = "global_step"
-        case rngState = "rng_state"
-        case shuffleSeed = "shuffle_seed"
-        case best
-        case metricsHistory = "metrics_history"
-        case optimizer
-        case extra
+        case trainingState = "training_state"
         case modelSignature = "model_signature"
     }
 
-    /// Decodes metadata; unknown keys are ignored, ``best`` and ``optimizer`` may be absent
-    /// or null, ``metricsHistory`` and ``extra`` may be absent.
+    /// Decodes metadata; unknown keys are ignored and `training_state` may be absent or
+    /// null. Without `training_state`, the format 1.0 keys are read instead (see
+    /// `Docs/CheckpointFormat.md`, "Reading 1.0 metadata").
     /// - Parameter decoder: The decoder.
     /// - Throws: A `DecodingError` for missing or mistyped fields.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         libraryVersion = try c.decode(String.self, forKey: .libraryVersion)
         createdUnixMilliseconds = try c.decode(Int64.self, forKey: .createdUnixMilliseconds)
-        epoch = try c.decode(Int.self, forKey: .epoch)
-        stepInEpoch = try c.decode(Int.self, forKey: .stepInEpoch)
         globalStep = try c.decode(Int.self, forKey: .globalStep)
-        rngState = try Self.decodeUInt64(c, .rngState)
-        shuffleSeed = try Self.decodeUInt64(c, .shuffleSeed)
-        best = try c.decodeIfPresent(BestValue.self, forKey: .best)
-        metricsHistory = try c.decodeIfPresent([[String: Double]].self, forKey: .metricsHistory) ?? []
-        optimizer = try c.decodeIfPresent(OptimizerDescription.self, forKey: .optimizer)
-        extra = try c.decodeIfPresent([String: String].self, forKey: .extra) ?? [:]
+        if c.contains(.trainingState) {
+            trainingState = try c.decodeIfPresent(TrainingState.self, forKey: .trainingState)
+        } else {
+            trainingState = try TrainingState.decodeLegacy(from: decoder)
+        }
         modelSignature = try c.decode(ModelSignature.self, forKey: .modelSignature)
     }
 
@@ -190,25 +112,9 @@ public struct CheckpointMetadata: Codable, Equatable, Sendable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(libraryVersion, forKey: .libraryVersion)
         try c.encode(createdUnixMilliseconds, forKey: .createdUnixMilliseconds)
-        try c.encode(epoch, forKey: .epoch)
-        try c.encode(stepInEpoch, forKey: .stepInEpoch)
         try c.encode(globalStep, forKey: .globalStep)
-        try c.encode(String(rngState), forKey: .rngState)
-        try c.encode(String(shuffleSeed), forKey: .shuffleSeed)
-        try c.encodeIfPresent(best, forKey: .best)
-        try c.encode(metricsHistory, forKey: .metricsHistory)
-        try c.encodeIfPresent(optimizer, forKey: .optimizer)
-        try c.encode(extra, forKey: .extra)
+        try c.encodeIfPresent(trainingState, forKey: .trainingState)
         try c.encode(modelSignature, forKey: .modelSignature)
-    }
-
-    private static func decodeUInt64(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> UInt64 {
-        let text = try c.decode(String.self, forKey: key)
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = UInt64(text) else {
-            throw DecodingError.dataCorruptedError(
-                forKey: key, in: c, debugDescription: "'\(text)' is not a decimal UInt64")
-        }
-        return value
     }
 
     // MARK: JSON

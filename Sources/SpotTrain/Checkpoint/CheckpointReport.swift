@@ -93,14 +93,24 @@ public struct CheckpointReport: Sendable {
         lines.append("metadata CRC-32: \(hex32(metadataChecksum)) \(metadataChecksumValid ? "ok" : "MISMATCH")")
         if let m = metadata {
             lines.append("library \(m.libraryVersion), created \(m.createdUnixMilliseconds) ms since 1970")
-            lines.append("epoch \(m.epoch), step in epoch \(m.stepInEpoch), global step \(m.globalStep)")
-            lines.append("rng state \(m.rngState), shuffle seed \(m.shuffleSeed)")
-            if let best = m.best { lines.append("best \(best.monitor) (\(best.mode.rawValue)) = \(best.value)") }
-            if let o = m.optimizer {
+            if let state = m.trainingState {
+                let p = state.progress
+                lines.append("epoch \(p.epoch), step in epoch \(p.stepInEpoch), global step \(m.globalStep)")
+                lines.append("batch size \(state.batchSize), training examples \(state.trainingCount), "
+                             + "rng state \(state.rngState), shuffle seed \(state.seed)")
+                let callbacks = TrainingState.CallbackState(p.best)
+                for entry in callbacks.modelCheckpoint { lines.append("best \(entry.monitor) = \(entry.best) (ModelCheckpoint)") }
+                for entry in callbacks.earlyStopping {
+                    lines.append("early stopping on \(entry.monitor): best \(entry.best.map { "\($0)" } ?? "none"), "
+                                 + "wait \(entry.wait.map { "\($0)" } ?? "0")")
+                }
+                let o = state.optimizer
                 let hp = o.hyperparameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
-                lines.append("optimizer \(o.name), step \(o.step)" + (hp.isEmpty ? "" : ", \(hp)"))
+                lines.append("optimizer \(o.kind), step \(o.step)" + (hp.isEmpty ? "" : ", \(hp)"))
+                lines.append("metrics history: \(p.history.count) epochs; model parameters: \(m.modelSignature.parameters.count)")
+            } else {
+                lines.append("global step \(m.globalStep), no training state; model parameters: \(m.modelSignature.parameters.count)")
             }
-            lines.append("metrics history: \(m.metricsHistory.count) epochs; model parameters: \(m.modelSignature.parameters.count)")
         } else if let problem = metadataProblem {
             lines.append("metadata: \(problem)")
         }

@@ -223,12 +223,9 @@ public final class ModelCheckpoint: Callback {
             context.requestStop(.diverged, reason: error.message)
             throw error
         }
-        let best = context.progress.best[bestKey].map {
-            CheckpointMetadata.BestValue(monitor: monitor, mode: mode == .max ? .max : .min, value: $0)
-        }
         let checkpoint = TrainingState.capture(trainer: context.trainer, progress: context.resumableProgress,
                                                seed: context.seed, batchSize: context.batchSize,
-                                               trainingCount: context.trainingCount, best: best)
+                                               trainingCount: context.trainingCount)
         if let bad = checkpoint.firstNonFiniteValue() {
             let error = TrainingError(.nonFinite, "tensor '\(bad.tensor)' holds \(bad.value) at element \(bad.index) "
                                       + "at step \(context.globalStep); not saving")

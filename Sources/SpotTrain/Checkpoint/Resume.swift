@@ -85,11 +85,10 @@ public enum Resume {
                           metadata: ["hyperparameter": "\(change.name)", "configured": "\(was)", "restored": "\(now)",
                                      "path": "\(latest.file.path)"])
         }
-        let extra = latest.checkpoint.metadata.extra
-        // restore() has validated both numbers.
-        return ResumePoint(file: latest.file, progress: progress, seed: latest.checkpoint.metadata.shuffleSeed,
-                           batchSize: extra[TrainingState.Key.batchSize].flatMap { Int($0) } ?? 0,
-                           trainingCount: extra[TrainingState.Key.trainingCount].flatMap { Int($0) } ?? 0,
+        // restore() has checked that the checkpoint has a valid training state.
+        let state = latest.checkpoint.metadata.trainingState
+        return ResumePoint(file: latest.file, progress: progress, seed: state?.seed ?? 0,
+                           batchSize: state?.batchSize ?? 0, trainingCount: state?.trainingCount ?? 0,
                            replacedHyperparameters: replaced, skipped: scan.skipped)
     }
 }

@@ -1,21 +1,76 @@
 extension TrainingState {
-    /// Checks the training-state values a ``TrainingState/capture(trainer:progress:seed:batchSize:trainingCount:best:)``
-    /// checkpoint keeps in ``CheckpointMetadata/extra``, against their ranges and against
-    /// the position they describe, so that a CRC-valid file with an impossible value is
-    /// reported by verification (and skipped by resume) instead of trapping the trainer.
+    /// Checks the values of a state against their ranges and against the position they
+    /// describe, so that a CRC-valid file with an impossible value is reported by
+    /// verification (and skipped by resume) instead of trapping the trainer.
     ///
-    /// Applies when the metadata holds `run.batch_size` (the mark of a training-state
-    /// checkpoint); metadata written by other code is left to
-    /// ``CheckpointMetadata/validateRanges(path:)``. With `B` the batch size, `N` the
-    /// training count and `S = ⌈N / B⌉` the steps per epoch:
-    /// - `B` and `N` are in `1...CheckpointMetadata.maximumCount`;
+    /// With `M` = ``CheckpointMetadata/maximumCount``, `B` the batch size, `N` the training
+    /// count and `S = ⌈N / B⌉` the steps per epoch:
+    /// - `B` and `N` are in `1...M`; `epoch`, `step_in_epoch`, `global_step`,
+    ///   `epoch_correct`, `epoch_seen`, `training_samples`, the optimizer's step and every
+    ///   EarlyStopping `wait` are in `0...M`;
     /// - `step_in_epoch ≤ S` and `global_step = epoch × S + step_in_epoch`;
-    /// - `progress.epoch_seen = min(step_in_epoch × B, N)`;
-    /// - `0 ≤ progress.epoch_correct ≤ progress.epoch_seen`;
-    /// - `progress.epoch_seen ≤ progress.training_samples ≤ global_step × B`;
+    /// - `epoch_seen = min(step_in_epoch × B, N)`;
+    /// - `epoch_correct ≤ epoch_seen ≤ training_samples ≤ global_step × B`;
     /// - the optimizer's step is at most `global_step`;
-    /// - `progress.epoch_loss_sum`, `progress.training_seconds` and every `best.*` value
-    ///   are numbers, and the training seconds are finite and non-negative.
+    /// - `training_seconds` is finite and non-negative.
+    /// - Parameter path: The file, for errors.
+    /// - Throws: ``CheckpointError`` with code ``CheckpointError/Code/invalidMetadata``
+    ///   naming the key (`training_state.<key>`) and its value.
+    public func validate(path: String? = nil) throws {
+        func fail(_ message: String) -> CheckpointError {
+            CheckpointError(.invalidMetadata, "training_state: " + message, path: path)
+        }
+        let maximum = CheckpointMetadata.maximumCount
+        func check(_ key: String, _ value: Int, minimum: Int = 0) throws {
+            guard value >= minimum, value <= maximum else {
+                throw fail("'\(key)' is \(value), outside \(minimum)...\(maximum)")
+            }
+        }
+        let p = progress
+        try check("batch_size", batchSize, minimum: 1)
+        try check("training_count", trainingCount, minimum: 1)
+        try check("epoch", p.epoch)
+        try check("step_in_epoch", p.stepInEpoch)
+        try check("global_step", p.globalStep)
+        try check("epoch_correct", p.epochCorrect)
+        try check("epoch_seen", p.epochSeen)
+        try check("training_samples", p.trainingSamples)
+        try check("optimizer.step", optimizer.step)
+        for entry in CallbackState(p.best).earlyStopping {
+            if let wait = entry.wait { try check("callbacks.early_stopping[\(entry.monitor)].wait", wait) }
+        }
+        guard p.trainingSeconds.isFinite, p.trainingSeconds >= 0 else {
+            throw fail("'training_seconds' is \(p.trainingSeconds), not a finite duration")
+        }
+        // Every value is at most 2^48; products of two of them are checked for overflow.
+        let count = trainingCount
+        let stepsPerEpoch = count / batchSize + (count % batchSize == 0 ? 0 : 1)
+        guard p.stepInEpoch <= stepsPerEpoch else {
+            throw fail("step_in_epoch \(p.stepInEpoch) exceeds the \(stepsPerEpoch) steps of an epoch (\(count) examples, batch size \(batchSize))")
+        }
+        let (epochSteps, epochOverflow) = p.epoch.multipliedReportingOverflow(by: stepsPerEpoch)
+        guard !epochOverflow, epochSteps == p.globalStep - p.stepInEpoch else {
+            throw fail("global_step \(p.globalStep) is not epoch \(p.epoch) × \(stepsPerEpoch) steps + step_in_epoch \(p.stepInEpoch)")
+        }
+        let expectedSeen = min(p.stepInEpoch * batchSize, count)
+        guard p.epochSeen == expectedSeen else {
+            throw fail("'epoch_seen' is \(p.epochSeen), but \(p.stepInEpoch) steps of batch size \(batchSize) see \(expectedSeen) examples")
+        }
+        guard p.epochCorrect <= p.epochSeen else {
+            throw fail("'epoch_correct' \(p.epochCorrect) exceeds 'epoch_seen' \(p.epochSeen)")
+        }
+        let (allSeen, samplesOverflow) = p.globalStep.multipliedReportingOverflow(by: batchSize)
+        guard p.trainingSamples >= p.epochSeen, samplesOverflow || p.trainingSamples <= allSeen else {
+            throw fail("'training_samples' is \(p.trainingSamples), outside \(p.epochSeen)...\(allSeen)")
+        }
+        guard optimizer.step <= p.globalStep else {
+            throw fail("the optimizer's step \(optimizer.step) exceeds global_step \(p.globalStep)")
+        }
+    }
+
+    /// Checks the training state of `metadata`, if it has one (see ``validate(path:)``), and
+    /// that its global step is the metadata's `global_step` (the checkpoint's name).
+    /// Metadata without a training state is left to ``CheckpointMetadata/validateRanges(path:)``.
     /// - Parameters:
     ///   - metadata: Metadata whose top-level fields already passed
     ///     ``CheckpointMetadata/validateRanges(path:)``.
@@ -23,57 +78,12 @@ extension TrainingState {
     /// - Throws: ``CheckpointError`` with code ``CheckpointError/Code/invalidMetadata``
     ///   naming the key and its value.
     public static func validate(_ metadata: CheckpointMetadata, path: String? = nil) throws {
-        let extra = metadata.extra
-        guard extra[Key.batchSize] != nil else { return }
-        func fail(_ message: String) -> CheckpointError {
-            CheckpointError(.invalidMetadata, "training state: " + message, path: path)
-        }
-        func integer(_ key: String, minimum: Int = 0) throws -> Int {
-            guard let text = extra[key] else { throw fail("'\(key)' is missing") }
-            guard let value = Int(text), value >= minimum, value <= CheckpointMetadata.maximumCount else {
-                throw fail("'\(key)' is '\(text)', not an integer in \(minimum)...\(CheckpointMetadata.maximumCount)")
-            }
-            return value
-        }
-        func number(_ key: String) throws -> Double {
-            guard let text = extra[key] else { throw fail("'\(key)' is missing") }
-            guard let value = Double(text) else { throw fail("'\(key)' is '\(text)', not a number") }
-            return value
-        }
-        let batchSize = try integer(Key.batchSize, minimum: 1)
-        let count = try integer(Key.trainingCount, minimum: 1)
-        let epochSeen = try integer(Key.epochSeen)
-        let epochCorrect = try integer(Key.epochCorrect)
-        let samples = try integer(Key.trainingSamples)
-        _ = try number(Key.epochLossSum)
-        let seconds = try number(Key.trainingSeconds)
-        guard seconds.isFinite, seconds >= 0 else { throw fail("'\(Key.trainingSeconds)' is \(seconds), not a finite duration") }
-        for (key, text) in extra where key.hasPrefix(Key.bestPrefix) {
-            guard Double(text) != nil else { throw fail("'\(key)' is '\(text)', not a number") }
-        }
-        // Every value is at most 2^48; products of two of them are checked for overflow.
-        let stepsPerEpoch = count / batchSize + (count % batchSize == 0 ? 0 : 1)
-        let epoch = metadata.epoch, stepInEpoch = metadata.stepInEpoch, globalStep = metadata.globalStep
-        guard stepInEpoch <= stepsPerEpoch else {
-            throw fail("step_in_epoch \(stepInEpoch) exceeds the \(stepsPerEpoch) steps of an epoch (\(count) examples, batch size \(batchSize))")
-        }
-        let (epochSteps, epochOverflow) = epoch.multipliedReportingOverflow(by: stepsPerEpoch)
-        guard !epochOverflow, epochSteps == globalStep - stepInEpoch else {
-            throw fail("global_step \(globalStep) is not epoch \(epoch) × \(stepsPerEpoch) steps + step_in_epoch \(stepInEpoch)")
-        }
-        let expectedSeen = min(stepInEpoch * batchSize, count)
-        guard epochSeen == expectedSeen else {
-            throw fail("'\(Key.epochSeen)' is \(epochSeen), but \(stepInEpoch) steps of batch size \(batchSize) see \(expectedSeen) examples")
-        }
-        guard epochCorrect <= epochSeen else {
-            throw fail("'\(Key.epochCorrect)' \(epochCorrect) exceeds '\(Key.epochSeen)' \(epochSeen)")
-        }
-        let (allSeen, samplesOverflow) = globalStep.multipliedReportingOverflow(by: batchSize)
-        guard samples >= epochSeen, samplesOverflow || samples <= allSeen else {
-            throw fail("'\(Key.trainingSamples)' is \(samples), outside \(epochSeen)...\(allSeen)")
-        }
-        if let optimizer = metadata.optimizer, optimizer.step > globalStep {
-            throw fail("the optimizer's step \(optimizer.step) exceeds global_step \(globalStep)")
+        guard let state = metadata.trainingState else { return }
+        try state.validate(path: path)
+        guard state.progress.globalStep == metadata.globalStep else {
+            throw CheckpointError(.invalidMetadata,
+                                  "training_state: global_step \(state.progress.globalStep) differs from the metadata's global_step \(metadata.globalStep)",
+                                  path: path)
         }
     }
 }

@@ -1,26 +1,79 @@
-/// The bridge between a training run and a ``Checkpoint``: everything that decides the next
-/// batch (parameters, optimizer state, random-generator state, shuffle seed, position,
-/// running metrics, best values) goes into the checkpoint, and comes back out of it.
+/// The complete state of a training run that exact resume depends on, as one `Codable`
+/// value: position and running metrics, run settings, the random generator's state, the
+/// optimizer's kind, hyperparameters and step count, and the state of the callbacks.
 ///
-/// Tensors are named by the model's parameter names (`conv1.weight`) and, for the optimizer's
-/// slots, `optimizer.<slot>` (`optimizer.conv1.weight.m`). The rest of ``TrainingProgress``
-/// and the optimizer's kind and hyperparameters go into the metadata (see
-/// `Docs/CheckpointFormat.md`, "Training state").
-public enum TrainingState {
+/// A checkpoint stores it as the one JSON object `training_state` of its metadata (every
+/// key is listed in `Docs/CheckpointFormat.md`, "Training state"); the tensors next to it
+/// are the model's parameters, by their names (`conv1.weight`), and the optimizer's slots,
+/// named ``optimizerPrefix`` + slot (`optimizer.conv1.weight.m`).
+///
+/// ``capture(trainer:progress:seed:batchSize:trainingCount:)`` builds the checkpoint of a
+/// run and ``restore(_:into:batchSize:trainingCount:path:)`` puts it back. A custom loop
+/// that keeps a ``TrainingProgress`` builds the value with
+/// ``init(progress:seed:batchSize:trainingCount:rngState:optimizer:)``.
+public struct TrainingState: Codable, Equatable, Sendable {
     /// The prefix of optimizer slot tensor names.
     public static let optimizerPrefix = "optimizer."
 
-    /// Keys in ``CheckpointMetadata/extra``.
-    enum Key {
-        static let epochLossSum = "progress.epoch_loss_sum"
-        static let epochCorrect = "progress.epoch_correct"
-        static let epochSeen = "progress.epoch_seen"
-        static let trainingSeconds = "progress.training_seconds"
-        static let trainingSamples = "progress.training_samples"
-        static let batchSize = "run.batch_size"
-        static let trainingCount = "run.training_count"
-        static let bestPrefix = "best."
-        static let optimizerKind = "optimizer.kind"
+    /// The position (epoch, step in epoch, global step), the current epoch's running sums,
+    /// the totals, the metrics history and the callbacks' values (``TrainingProgress/best``).
+    public var progress: TrainingProgress
+    /// The shuffle seed: epoch `e`'s order is a function of (`seed`, `e`) alone.
+    public var seed: UInt64
+    /// Examples per step; a resume must use the same (the data order depends on it).
+    public var batchSize: Int
+    /// Training examples; a resume must use the same.
+    public var trainingCount: Int
+    /// The complete state of the training random generator (``RandomGenerator/state``).
+    public var rngState: UInt64
+    /// The optimizer's kind, hyperparameters and step count (its slot tensors are records).
+    public var optimizer: OptimizerRecord
+
+    /// An optimizer's identity, hyperparameters and step count: ``OptimizerState`` without
+    /// its tensors.
+    public struct OptimizerRecord: Codable, Equatable, Sendable {
+        /// The optimizer type (``Adam/kind`` `"Adam"`, ``SGD/kind`` `"SGD"`).
+        public var kind: String
+        /// Hyperparameters by name (`learningRate`, `beta1`, …); flags are 0 or 1.
+        public var hyperparameters: [String: Double]
+        /// The number of update steps the optimizer has taken.
+        public var step: Int
+
+        /// Creates a record.
+        /// - Parameters:
+        ///   - kind: The optimizer type.
+        ///   - hyperparameters: Hyperparameters by name.
+        ///   - step: Steps taken.
+        public init(kind: String, hyperparameters: [String: Double], step: Int) {
+            self.kind = kind
+            self.hyperparameters = hyperparameters
+            self.step = step
+        }
+
+        /// The record of `state` (its slots are left out).
+        /// - Parameter state: An exported optimizer state.
+        public init(_ state: OptimizerState) {
+            self.init(kind: state.kind, hyperparameters: state.hyperparameters, step: state.stepCount)
+        }
+    }
+
+    /// Creates a state.
+    /// - Parameters:
+    ///   - progress: The position and metrics to record (in ``Trainer/fit(train:validation:epochs:batchSize:seed:maxSteps:callbacks:resumeFrom:)``
+    ///     use ``TrainingContext/resumableProgress``).
+    ///   - seed: The shuffle seed.
+    ///   - batchSize: Examples per step.
+    ///   - trainingCount: Training examples.
+    ///   - rngState: The training generator's state.
+    ///   - optimizer: The optimizer's kind, hyperparameters and step count.
+    public init(progress: TrainingProgress, seed: UInt64, batchSize: Int, trainingCount: Int,
+                rngState: UInt64, optimizer: OptimizerRecord) {
+        self.progress = progress
+        self.seed = seed
+        self.batchSize = batchSize
+        self.trainingCount = trainingCount
+        self.rngState = rngState
+        self.optimizer = optimizer
     }
 
     /// Captures the state of a run as a checkpoint. Tensors are copied, so training may go
@@ -31,53 +84,42 @@ public enum TrainingState {
     ///   - seed: The shuffle seed.
     ///   - batchSize: Examples per step (a resume must use the same).
     ///   - trainingCount: Training examples (a resume must use the same).
-    ///   - best: The monitored best value to record in the metadata, if any.
-    /// - Returns: The checkpoint.
+    /// - Returns: The checkpoint: parameters and optimizer slots as tensors, everything
+    ///   else in ``CheckpointMetadata/trainingState``.
     public static func capture(trainer: Trainer, progress: TrainingProgress, seed: UInt64,
-                               batchSize: Int, trainingCount: Int,
-                               best: CheckpointMetadata.BestValue? = nil) -> Checkpoint {
+                               batchSize: Int, trainingCount: Int) -> Checkpoint {
         let parameters = trainer.model.parameters
         var tensors = parameters.map { NamedTensor(name: $0.name, tensor: $0.value.copy()) }
         let optimizerState = trainer.optimizer.exportState()
-        for name in optimizerState.slots.keys.sorted() {
-            tensors.append(NamedTensor(name: optimizerPrefix + name, tensor: optimizerState.slots[name]!.copy()))
+        for (name, slot) in optimizerState.slots.sorted(by: { $0.key < $1.key }) {
+            tensors.append(NamedTensor(name: optimizerPrefix + name, tensor: slot.copy()))
         }
-        var extra: [String: String] = [
-            Key.epochLossSum: "\(progress.epochLossSum)",
-            Key.epochCorrect: "\(progress.epochCorrect)",
-            Key.epochSeen: "\(progress.epochSeen)",
-            Key.trainingSeconds: "\(progress.trainingSeconds)",
-            Key.trainingSamples: "\(progress.trainingSamples)",
-            Key.batchSize: "\(batchSize)",
-            Key.trainingCount: "\(trainingCount)",
-            Key.optimizerKind: optimizerState.kind,
-        ]
-        for (key, value) in progress.best { extra[Key.bestPrefix + key] = "\(value)" }
-        let metadata = CheckpointMetadata(
-            epoch: progress.epoch, stepInEpoch: progress.stepInEpoch, globalStep: progress.globalStep,
-            rngState: trainer.rng.state, shuffleSeed: seed, best: best,
-            metricsHistory: progress.history,
-            optimizer: .init(name: optimizerState.kind, hyperparameters: optimizerState.hyperparameters,
-                             step: optimizerState.stepCount),
-            extra: extra,
-            modelSignature: ModelSignature(trainer.model.parameterSignature))
+        let state = TrainingState(progress: progress, seed: seed, batchSize: batchSize,
+                                  trainingCount: trainingCount, rngState: trainer.rng.state,
+                                  optimizer: OptimizerRecord(optimizerState))
+        let metadata = CheckpointMetadata(trainingState: state,
+                                          modelSignature: ModelSignature(trainer.model.parameterSignature))
         return Checkpoint(metadata: metadata, tensors: tensors)
     }
 
     /// Restores a run from a checkpoint: parameters, optimizer state and generator state,
     /// and returns the progress to pass to ``Trainer/fit(train:validation:epochs:batchSize:seed:maxSteps:callbacks:resumeFrom:)``.
     ///
-    /// Everything is checked before anything changes: on a throw the trainer is untouched.
+    /// The optimizer takes the checkpoint's hyperparameters (see
+    /// ``ResumePoint/replacedHyperparameters``). Everything is checked before anything
+    /// changes: on a throw the trainer is untouched.
     /// - Parameters:
     ///   - checkpoint: A verified checkpoint (from ``CheckpointReader`` or ``CheckpointDirectory``).
     ///   - trainer: The trainer to restore into; its model must have the same parameters.
-    ///   - batchSize: The run's batch size; must equal the saved one.
-    ///   - trainingCount: The run's number of training examples; must equal the saved one.
+    ///   - batchSize: The run's batch size; must equal the saved one (`nil`: not checked).
+    ///   - trainingCount: The run's number of training examples; must equal the saved one
+    ///     (`nil`: not checked).
     ///   - path: The file, for error messages.
     /// - Returns: The saved progress.
     /// - Throws: ``CheckpointError`` (`.signatureMismatch` naming the first mismatching
-    ///   parameter, `.invalidMetadata` for a different batch size or data set, or missing
-    ///   state), or ``OptimizerStateError`` for an optimizer of another kind.
+    ///   parameter, `.invalidMetadata` for a different batch size or data set, or a
+    ///   checkpoint without a training state), or ``OptimizerStateError`` for an optimizer of
+    ///   another kind.
     public static func restore(_ checkpoint: Checkpoint, into trainer: Trainer, batchSize: Int? = nil,
                                trainingCount: Int? = nil, path: String? = nil) throws -> TrainingProgress {
         let metadata = checkpoint.metadata
@@ -85,6 +127,9 @@ public enum TrainingState {
         // A checkpoint from a reader is already checked; one built in memory is checked here.
         try metadata.validateRanges(path: path)
         try validate(metadata, path: path)
+        guard let state = metadata.trainingState else {
+            throw CheckpointError(.invalidMetadata, "checkpoint has no training state", path: path)
+        }
         try metadata.verifySignature(against: trainer.model.parameterSignature)
         let byName = checkpoint.tensorsByName
         var values: [Tensor] = []
@@ -95,53 +140,25 @@ public enum TrainingState {
             }
             values.append(t)
         }
-        func number<T: LosslessStringConvertible>(_ key: String, _: T.Type) throws -> T {
-            guard let text = metadata.extra[key], let value = T(text) else {
-                throw CheckpointError(.invalidMetadata, "training state field '\(key)' is missing or invalid", path: path)
-            }
-            return value
-        }
-        let savedBatchSize = try number(Key.batchSize, Int.self)
-        let savedCount = try number(Key.trainingCount, Int.self)
-        if let batchSize, batchSize != savedBatchSize {
+        if let batchSize, batchSize != state.batchSize {
             throw CheckpointError(.invalidMetadata,
-                                  "checkpoint was written with batch size \(savedBatchSize), this run uses \(batchSize)", path: path)
+                                  "checkpoint was written with batch size \(state.batchSize), this run uses \(batchSize)", path: path)
         }
-        if let trainingCount, trainingCount != savedCount {
+        if let trainingCount, trainingCount != state.trainingCount {
             throw CheckpointError(.invalidMetadata,
-                                  "checkpoint was written for \(savedCount) training examples, this run has \(trainingCount)", path: path)
-        }
-        var progress = TrainingProgress()
-        progress.epoch = metadata.epoch
-        progress.stepInEpoch = metadata.stepInEpoch
-        progress.globalStep = metadata.globalStep
-        progress.history = metadata.metricsHistory
-        progress.epochLossSum = try number(Key.epochLossSum, Double.self)
-        progress.epochCorrect = try number(Key.epochCorrect, Int.self)
-        progress.epochSeen = try number(Key.epochSeen, Int.self)
-        progress.trainingSeconds = try number(Key.trainingSeconds, Double.self)
-        progress.trainingSamples = try number(Key.trainingSamples, Int.self)
-        for (key, text) in metadata.extra where key.hasPrefix(Key.bestPrefix) {
-            guard let value = Double(text) else {
-                throw CheckpointError(.invalidMetadata, "best value '\(key)' is not a number", path: path)
-            }
-            progress.best[String(key.dropFirst(Key.bestPrefix.count))] = value
-        }
-        guard let description = metadata.optimizer else {
-            throw CheckpointError(.invalidMetadata, "checkpoint has no optimizer state", path: path)
+                                  "checkpoint was written for \(state.trainingCount) training examples, this run has \(trainingCount)", path: path)
         }
         var slots: [String: Tensor] = [:]
         for named in checkpoint.tensors where named.name.hasPrefix(optimizerPrefix) {
             slots[String(named.name.dropFirst(optimizerPrefix.count))] = named.tensor
         }
-        let state = OptimizerState(kind: metadata.extra[Key.optimizerKind] ?? description.name,
-                                   hyperparameters: description.hyperparameters,
-                                   stepCount: description.step, slots: slots)
+        let optimizerState = OptimizerState(kind: state.optimizer.kind, hyperparameters: state.optimizer.hyperparameters,
+                                            stepCount: state.optimizer.step, slots: slots)
         // The optimizer validates everything before it changes anything; after it succeeds
         // nothing below can fail.
-        try trainer.optimizer.importState(state, for: parameters)
+        try trainer.optimizer.importState(optimizerState, for: parameters)
         for (p, v) in zip(parameters, values) { p.value.assign(from: v) }
-        trainer.rng.state = metadata.rngState
-        return progress
+        trainer.rng.state = state.rngState
+        return state.progress
     }
 }

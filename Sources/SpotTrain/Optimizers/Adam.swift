@@ -36,11 +36,12 @@ public final class Adam: Optimizer {
     /// The ``OptimizerState/kind`` this type exports and accepts: `"Adam"`.
     public static let kind = "Adam"
 
-    /// The step size `lr`. Must be finite and at least 0.
-    public var learningRate: Float {
+    /// The step size `lr`: at least 0 and finite as a `Float`. The update uses the nearest
+    /// `Float` to it.
+    public var learningRate: Double {
         didSet {
-            precondition(learningRate.isFinite && learningRate >= 0,
-                         "Adam: learningRate must be finite and >= 0, got \(learningRate)")
+            precondition(learningRate >= 0 && Float(learningRate).isFinite,
+                         "Adam: learningRate must be >= 0 and finite as a Float, got \(learningRate)")
         }
     }
     // Every hyperparameter may be changed between steps (for example after a resume, which
@@ -85,21 +86,22 @@ public final class Adam: Optimizer {
 
     /// Creates an Adam optimizer.
     ///
-    /// The hyperparameters other than the learning rate are `Double`: the coefficients the
-    /// element loop uses (`β`, `1 − β`, `ε`, `1 − lr·wd`, `lr/(1 − β₁ᵗ)`, `1/√(1 − β₂ᵗ)`) are
-    /// computed in `Double` and rounded to `Float` once, as PyTorch does with its Python-float
-    /// hyperparameters.
+    /// Every hyperparameter is a `Double`: the coefficients the element loop uses (`β`,
+    /// `1 − β`, `ε`, `1 − lr·wd`, `lr/(1 − β₁ᵗ)`, `1/√(1 − β₂ᵗ)`) are computed in `Double`
+    /// once per step and rounded to `Float` once, as PyTorch does with its Python-float
+    /// hyperparameters. The learning rate enters them as the nearest `Float` (the precision
+    /// of the parameters it scales).
     /// - Parameters:
-    ///   - learningRate: The step size `lr` (default `1e-3`), finite and at least 0.
+    ///   - learningRate: The step size `lr` (default `1e-3`), at least 0 and finite as a `Float`.
     ///   - beta1: The first-moment decay `β₁` (default `0.9`), in `[0, 1)`.
     ///   - beta2: The second-moment decay `β₂` (default `0.999`), in `[0, 1)`.
     ///   - epsilon: The stability term `ε` (default `1e-7`, Keras's), at least 0.
     ///   - weightDecay: The decoupled weight decay `wd` (default 0: plain Adam), at least 0.
     ///   - biasCorrection: Whether to apply bias correction (default `true`).
-    public init(learningRate: Float = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
+    public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
                 epsilon: Double = 1e-7, weightDecay: Double = 0, biasCorrection: Bool = true) {
-        precondition(learningRate.isFinite && learningRate >= 0,
-                     "Adam: learningRate must be finite and >= 0, got \(learningRate)")
+        precondition(learningRate >= 0 && Float(learningRate).isFinite,
+                     "Adam: learningRate must be >= 0 and finite as a Float, got \(learningRate)")
         precondition(beta1 >= 0 && beta1 < 1, "Adam: beta1 must be in [0, 1), got \(beta1)")
         precondition(beta2 >= 0 && beta2 < 1, "Adam: beta2 must be in [0, 1), got \(beta2)")
         precondition(epsilon.isFinite && epsilon >= 0, "Adam: epsilon must be finite and >= 0, got \(epsilon)")
@@ -119,7 +121,8 @@ public final class Adam: Optimizer {
     public func step(_ parameters: [Parameter]) {
         stepCount += 1
         let t = Double(stepCount)
-        let lr = Double(learningRate)
+        // The learning rate as the parameters' precision, once per step.
+        let lr = Double(Float(learningRate))
         let correction1 = biasCorrection ? 1 - pow(beta1, t) : 1
         let correction2 = biasCorrection ? 1 - pow(beta2, t) : 1
         let c = Coefficients(
@@ -190,7 +193,7 @@ public final class Adam: Optimizer {
         return OptimizerState(
             kind: Adam.kind,
             hyperparameters: [
-                "learningRate": Double(learningRate), "beta1": beta1, "beta2": beta2,
+                "learningRate": learningRate, "beta1": beta1, "beta2": beta2,
                 "epsilon": epsilon, "weightDecay": weightDecay,
                 "biasCorrection": biasCorrection ? 1 : 0,
             ],

@@ -9,8 +9,11 @@
 /// Conforming types: ``SGD`` (simplest) and ``Adam``.
 public protocol Optimizer: AnyObject {
     /// The step size. May be changed between steps (a schedule); it is part of the exported
-    /// state. Must be finite and at least 0.
-    var learningRate: Float { get set }
+    /// state. Must be at least 0 and finite as a `Float`.
+    ///
+    /// Like every hyperparameter of the library's optimizers it is a `Double`; the update
+    /// uses the nearest `Float` to it (the parameters' precision), rounded once per step.
+    var learningRate: Double { get set }
 
     /// The number of ``step(_:)`` calls so far (restored by ``importState(_:for:)``).
     var stepCount: Int { get }

@@ -122,12 +122,12 @@ extension OptimizerState {
         try hyperparameter(name, "0 or 1") { $0 == 0 || $0 == 1 } == 1
     }
 
-    /// A learning rate that is finite and non-negative as a `Float`.
-    func learningRate() throws -> Float {
+    /// A learning rate that is non-negative and finite as a `Float`.
+    func learningRate() throws -> Double {
         let value = try hyperparameter("learningRate", "finite and at least 0 as a Float") {
             $0 >= 0 && Float($0).isFinite
         }
-        return Float(value)
+        return value
     }
 
     /// Validates the slots for `parameters` and returns independent copies, indexed like

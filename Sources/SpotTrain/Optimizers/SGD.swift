@@ -17,11 +17,12 @@ public final class SGD: Optimizer {
     /// The ``OptimizerState/kind`` this type exports and accepts: `"SGD"`.
     public static let kind = "SGD"
 
-    /// The step size `lr`. Must be finite and at least 0.
-    public var learningRate: Float {
+    /// The step size `lr`: at least 0 and finite as a `Float`. The update uses the nearest
+    /// `Float` to it.
+    public var learningRate: Double {
         didSet {
-            precondition(learningRate.isFinite && learningRate >= 0,
-                         "SGD: learningRate must be finite and >= 0, got \(learningRate)")
+            precondition(learningRate >= 0 && Float(learningRate).isFinite,
+                         "SGD: learningRate must be >= 0 and finite as a Float, got \(learningRate)")
         }
     }
     // Every hyperparameter may be changed between steps (for example after a resume, which
@@ -55,14 +56,17 @@ public final class SGD: Optimizer {
 
     /// Creates an SGD optimizer.
     /// - Parameters:
-    ///   - learningRate: The step size `lr`, finite and at least 0.
+    ///   - learningRate: The step size `lr`, at least 0 and finite as a `Float`.
+    ///
+    /// Every hyperparameter is a `Double`; the element loop uses each as the nearest `Float`,
+    /// rounded once per step.
     ///   - momentum: The momentum factor `μ` (default 0), finite and at least 0.
     ///   - nesterov: Whether to use Nesterov momentum (default `false`); needs `μ > 0`.
     ///   - weightDecay: The L2 penalty `wd` added to the gradient (default 0), at least 0.
-    public init(learningRate: Float, momentum: Double = 0, nesterov: Bool = false,
+    public init(learningRate: Double, momentum: Double = 0, nesterov: Bool = false,
                 weightDecay: Double = 0) {
-        precondition(learningRate.isFinite && learningRate >= 0,
-                     "SGD: learningRate must be finite and >= 0, got \(learningRate)")
+        precondition(learningRate >= 0 && Float(learningRate).isFinite,
+                     "SGD: learningRate must be >= 0 and finite as a Float, got \(learningRate)")
         precondition(momentum.isFinite && momentum >= 0, "SGD: momentum must be finite and >= 0, got \(momentum)")
         precondition(!nesterov || momentum > 0, "SGD: Nesterov momentum needs momentum > 0, got \(momentum)")
         precondition(weightDecay.isFinite && weightDecay >= 0,
@@ -78,7 +82,7 @@ public final class SGD: Optimizer {
     /// - Parameter parameters: The parameters; unique names, shapes fixed per name.
     public func step(_ parameters: [Parameter]) {
         stepCount += 1
-        let c = Coefficients(learningRate: learningRate, momentum: Float(momentum),
+        let c = Coefficients(learningRate: Float(learningRate), momentum: Float(momentum),
                              weightDecay: Float(weightDecay), decays: weightDecay != 0,
                              nesterov: nesterov)
         var seen = Set<String>()
@@ -154,7 +158,7 @@ public final class SGD: Optimizer {
         return OptimizerState(
             kind: SGD.kind,
             hyperparameters: [
-                "learningRate": Double(learningRate), "momentum": momentum,
+                "learningRate": learningRate, "momentum": momentum,
                 "nesterov": nesterov ? 1 : 0, "weightDecay": weightDecay,
             ],
             stepCount: stepCount, slots: slots)

@@ -18,7 +18,8 @@ extension Checkpoint {
             tensors.append(NamedTensor(name: parameter.name, tensor: tensor))
         }
         var all = ["format": SafeTensors.formatName, "layout": SafeTensors.layoutDescription,
-                   "global_step": "\(metadata.globalStep)", "epoch": "\(metadata.epoch)"]
+                   "global_step": "\(metadata.globalStep)"]
+        if let epoch = metadata.trainingState?.progress.epoch { all["epoch"] = "\(epoch)" }
         all.merge(extra) { $1 }
         return SafeTensors(tensors: tensors, metadata: all)
     }

@@ -62,7 +62,7 @@ import SpotTrain
         CheckpointSurgery.reseal(&bytes)
         let error = failure(bytes)
         #expect(error?.code == .unsupportedVersion)
-        #expect(error?.message.contains("2.0") == true)
+        #expect(error?.message.contains("2.\(CheckpointFormat.minorVersion)") == true)
     }
 
     @Test func trailingBytesAreRejected() throws {

@@ -14,15 +14,16 @@ import SpotTrain
         let original = CheckpointFixtures.small()
         let bytes = try CheckpointWriter(options: options).encode(original)
         let decoded = try CheckpointReader.decode(bytes)
-        #expect(decoded.metadata.rngState == UInt64.max)
-        #expect(decoded.metadata.shuffleSeed == 0x8000_0000_0000_0001)
-        #expect(decoded.metadata.best?.value == 0.1 + 0.2)
-        #expect(decoded.metadata.metricsHistory[1]["loss"]!.isNaN)
-        #expect(decoded.metadata.metricsHistory[1]["accuracy"] == .infinity)
+        let state = try #require(decoded.metadata.trainingState)
+        #expect(state.rngState == UInt64.max)
+        #expect(state.seed == 0x8000_0000_0000_0001)
+        #expect(state.progress.best["ModelCheckpoint.val_loss"] == 0.1 + 0.2)
+        #expect(state.progress.history[1]["loss"]!.isNaN)
+        #expect(state.progress.history[1]["accuracy"] == .infinity)
         // NaN != NaN, so compare the rest of the metadata with the NaN replaced.
         var expected = original.metadata, actual = decoded.metadata
-        expected.metricsHistory[1]["loss"] = 0
-        actual.metricsHistory[1]["loss"] = 0
+        expected.trainingState!.progress.history[1]["loss"] = 0
+        actual.trainingState!.progress.history[1]["loss"] = 0
         #expect(actual == expected)
         #expect(decoded.tensors.map(\.name) == original.tensors.map(\.name))
         #expect(decoded.tensors.map(\.tensor.shape) == original.tensors.map(\.tensor.shape))
@@ -52,12 +53,15 @@ import SpotTrain
         let bytes = try CheckpointWriter(options: .fast).encode(checkpoint)
         #expect(Array(bytes[0..<8]) == Array("SPOTCKPT".utf8))
         #expect(Array(bytes.suffix(8)) == Array("CKPTDONE".utf8))
-        #expect(bytes[8] == 1 && bytes[9] == 0 && bytes[10] == 0 && bytes[11] == 0)
+        #expect(bytes[8] == 1 && bytes[9] == 0 && bytes[10] == 1 && bytes[11] == 0)
         let parts = CheckpointSurgery(bytes)
         #expect(parts.records.count == checkpoint.tensors.count)
         #expect(parts.sealed() == bytes)
         let json = try JSONSerialization.jsonObject(with: Data(parts.metadata)) as! [String: Any]
-        #expect(json["rng_state"] as? String == "18446744073709551615")
+        let state = try #require(json["training_state"] as? [String: Any])
+        #expect(state["rng_state"] as? String == "18446744073709551615")
+        #expect(state["seed"] as? String == "9223372036854775809")
+        #expect(json["rng_state"] == nil && json["extra"] == nil && json["epoch"] == nil)
         #expect(json["global_step"] as? Int == 7)
         // The compressible tensor is stored shuffled and deflated; random ones stay raw.
         let report = try CheckpointReader.inspect(bytes)
@@ -101,24 +105,30 @@ import SpotTrain
     @Test func metadataJSONKeepsUInt64ExtremesAndIgnoresUnknownKeys() throws {
         for value: UInt64 in [0, 1, UInt64(1) << 53 + 1, UInt64.max - 1, UInt64.max] {
             var m = CheckpointFixtures.small().metadata
-            m.rngState = value
-            m.shuffleSeed = ~value
-            let back = try CheckpointMetadata.decode(json: m.jsonBytes())
-            #expect(back.rngState == value && back.shuffleSeed == ~value)
+            m.trainingState!.rngState = value
+            m.trainingState!.seed = ~value
+            let back = try #require(try CheckpointMetadata.decode(json: m.jsonBytes()).trainingState)
+            #expect(back.rngState == value && back.seed == ~value)
         }
         let minimal = """
-        {"library_version":"9.9","created_unix_ms":5,"epoch":1,"step_in_epoch":0,"global_step":10,
-         "rng_state":"42","shuffle_seed":"7","model_signature":{"parameters":[]},"new_thing":true}
+        {"library_version":"9.9","created_unix_ms":5,"global_step":10,
+         "model_signature":{"parameters":[]},"new_thing":true}
         """
         let m = try CheckpointMetadata.decode(json: Array(minimal.utf8))
-        #expect(m.globalStep == 10 && m.best == nil && m.optimizer == nil && m.metricsHistory.isEmpty && m.extra.isEmpty)
+        #expect(m.globalStep == 10 && m.trainingState == nil)
+        // A 1.0 file without a training state (no extra["run.batch_size"]) holds tensors only.
+        let legacy = """
+        {"library_version":"9.9","created_unix_ms":5,"epoch":1,"step_in_epoch":0,"global_step":10,
+         "rng_state":"42","shuffle_seed":"7","model_signature":{"parameters":[]},"extra":{"command":"x"}}
+        """
+        #expect(try CheckpointMetadata.decode(json: Array(legacy.utf8)).trainingState == nil)
     }
 
     @Test func metadataRejectsBadUInt64AndMissingKeys() {
         let bad = [
-            #"{"library_version":"1","created_unix_ms":5,"epoch":1,"step_in_epoch":0,"global_step":10,"rng_state":42,"shuffle_seed":"7","model_signature":{"parameters":[]}}"#,
-            #"{"library_version":"1","created_unix_ms":5,"epoch":1,"step_in_epoch":0,"global_step":10,"rng_state":"-1","shuffle_seed":"7","model_signature":{"parameters":[]}}"#,
-            #"{"library_version":"1","created_unix_ms":5,"epoch":1,"step_in_epoch":0,"global_step":10,"rng_state":"18446744073709551616","shuffle_seed":"7","model_signature":{"parameters":[]}}"#,
+            #"{"library_version":"1","created_unix_ms":5,"epoch":1,"step_in_epoch":0,"global_step":10,"extra":{"progress.epoch_loss_sum":"0","progress.epoch_correct":"0","progress.epoch_seen":"0","progress.training_seconds":"0","progress.training_samples":"0","run.batch_size":"1","run.training_count":"10"},"optimizer":{"name":"Adam","hyperparameters":{},"step":0},"rng_state":42,"shuffle_seed":"7","model_signature":{"parameters":[]}}"#,
+            #"{"library_version":"1","created_unix_ms":5,"epoch":1,"step_in_epoch":0,"global_step":10,"extra":{"progress.epoch_loss_sum":"0","progress.epoch_correct":"0","progress.epoch_seen":"0","progress.training_seconds":"0","progress.training_samples":"0","run.batch_size":"1","run.training_count":"10"},"optimizer":{"name":"Adam","hyperparameters":{},"step":0},"rng_state":"-1","shuffle_seed":"7","model_signature":{"parameters":[]}}"#,
+            #"{"library_version":"1","created_unix_ms":5,"epoch":1,"step_in_epoch":0,"global_step":10,"extra":{"progress.epoch_loss_sum":"0","progress.epoch_correct":"0","progress.epoch_seen":"0","progress.training_seconds":"0","progress.training_samples":"0","run.batch_size":"1","run.training_count":"10"},"optimizer":{"name":"Adam","hyperparameters":{},"step":0},"rng_state":"18446744073709551616","shuffle_seed":"7","model_signature":{"parameters":[]}}"#,
             #"{"library_version":"1","epoch":1,"step_in_epoch":0,"global_step":10,"rng_state":"1","shuffle_seed":"7","model_signature":{"parameters":[]}}"#,
             #"{"library_version":"1","created_unix_ms":5,"epoch":1,"step_in_epoch":0,"global_step":10,"rng_state":"1","shuffle_seed":"7","model_signature":{"parameters":[{"name":"a","shape":[1],"dtype":"float32"},{"name":"a","shape":[1],"dtype":"float32"}]}}"#,
             #"{"library_version":"1","created_unix_ms":5,"epoch":1,"step_in_epoch":0,"global_step":10,"rng_state":"1","shuffle_seed":"7","model_signature":{"parameters":[{"name":"a","shape":[1],"dtype":"float64"}]}}"#,

@@ -15,13 +15,23 @@ import SpotTrain
     }
 
     static let metadataFields: [Field] = {
-        var fields: [Field] = ["epoch", "step_in_epoch", "global_step", "created_unix_ms"].map { key in
+        var fields: [Field] = ["global_step", "created_unix_ms"].map { key in
             Field(description: key) { m, v in m[key] = v }
         }
-        fields.append(Field(description: "optimizer.step") { m, v in
-            var o = m["optimizer"] as! [String: Any]
+        for key in ["epoch", "step_in_epoch", "global_step", "epoch_seen", "epoch_correct", "training_samples",
+                    "batch_size", "training_count"] {
+            fields.append(Field(description: "training_state." + key) { m, v in
+                var s = m["training_state"] as! [String: Any]
+                s[key] = v
+                m["training_state"] = s
+            })
+        }
+        fields.append(Field(description: "training_state.optimizer.step") { m, v in
+            var s = m["training_state"] as! [String: Any]
+            var o = s["optimizer"] as! [String: Any]
             o["step"] = v
-            m["optimizer"] = o
+            s["optimizer"] = o
+            m["training_state"] = s
         })
         fields.append(Field(description: "model_signature.parameters[0].shape[0]") { m, v in
             var s = m["model_signature"] as! [String: Any]
@@ -32,14 +42,6 @@ import SpotTrain
             s["parameters"] = ps
             m["model_signature"] = s
         })
-        for key in ["progress.epoch_seen", "progress.epoch_correct", "progress.training_samples",
-                    "run.batch_size", "run.training_count"] {
-            fields.append(Field(description: "extra." + key) { m, v in
-                var e = m["extra"] as! [String: Any]
-                e[key] = "\(v)"
-                m["extra"] = e
-            })
-        }
         return fields
     }()
 
@@ -47,7 +49,7 @@ import SpotTrain
     /// optimizer step of 0 (≤ global step), no correct predictions yet.
     static let accepted: Set<String> = [
         "created_unix_ms=-1", "created_unix_ms=0", "created_unix_ms=9223372036854775807",
-        "optimizer.step=0", "extra.progress.epoch_correct=0",
+        "training_state.optimizer.step=0", "training_state.epoch_correct=0",
     ]
 
     static func withMetadataValue(_ base: [UInt8], _ field: Field, _ literal: String) throws -> [UInt8] {

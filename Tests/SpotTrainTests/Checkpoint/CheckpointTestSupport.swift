@@ -16,21 +16,28 @@ enum CheckpointFixtures {
         let scalar = Tensor(shape: [], values: [3.5])
         let signature = ModelSignature([(name: "dense.weight", shape: [3, 4]), (name: "dense.bias", shape: [4]),
                                         (name: "norm.scale", shape: [64])])
-        let metadata = CheckpointMetadata(
-            createdUnixMilliseconds: 1_795_000_000_123, epoch: 2, stepInEpoch: 3, globalStep: globalStep,
-            rngState: UInt64.max, shuffleSeed: 0x8000_0000_0000_0001,
-            best: .init(monitor: "val_loss", mode: .min, value: 0.1 + 0.2),
-            metricsHistory: [["loss": 2.302585092994046, "accuracy": 0.1], ["loss": .nan, "accuracy": .infinity]],
-            optimizer: .init(name: "adam", hyperparameters: ["learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999,
-                                                              "epsilon": 1e-7], step: globalStep),
-            extra: ["command": "spottrain train --epochs 3", "ünïcode": "✓"],
-            modelSignature: signature)
+        // A run of 1,000 examples and one example per step, so any global step is a valid position.
+        var progress = TrainingProgress()
+        progress.epoch = globalStep / 1_000
+        progress.stepInEpoch = globalStep % 1_000
+        progress.globalStep = globalStep
+        progress.epochSeen = progress.stepInEpoch
+        progress.trainingSamples = globalStep
+        progress.history = [["loss": 2.302585092994046, "accuracy": 0.1], ["loss": .nan, "accuracy": .infinity]]
+        progress.best = ["ModelCheckpoint.val_loss": 0.1 + 0.2, "ünïcode ✓": 1]
+        let state = TrainingState(progress: progress, seed: 0x8000_0000_0000_0001, batchSize: 1, trainingCount: 1_000,
+                                  rngState: UInt64.max,
+                                  optimizer: .init(kind: "Adam", hyperparameters: ["learningRate": 1e-3, "beta1": 0.9,
+                                                                                   "beta2": 0.999, "epsilon": 1e-7],
+                                                   step: globalStep))
+        let metadata = CheckpointMetadata(createdUnixMilliseconds: 1_795_000_000_123, globalStep: globalStep,
+                                          trainingState: state, modelSignature: signature)
         return Checkpoint(metadata: metadata, tensors: [
             NamedTensor(name: "dense.weight", tensor: w),
             NamedTensor(name: "dense.bias", tensor: b),
             NamedTensor(name: "norm.scale", tensor: zeros),
-            NamedTensor(name: "optimizer.adam.dense.weight.m", tensor: m),
-            NamedTensor(name: "optimizer.adam.dense.weight.v", tensor: v),
+            NamedTensor(name: "optimizer.dense.weight.m", tensor: m),
+            NamedTensor(name: "optimizer.dense.weight.v", tensor: v),
             NamedTensor(name: "empty", tensor: empty),
             NamedTensor(name: "scalar", tensor: scalar),
         ])

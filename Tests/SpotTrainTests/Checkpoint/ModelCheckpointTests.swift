@@ -143,7 +143,8 @@ import SpotTrain
         let valLosses = context.progress.history.compactMap { $0["val_loss"] }
         #expect(best == valLosses.min())
         let latest = try #require(try directory.latestValid().latest)
-        #expect(latest.checkpoint.metadata.best?.value == best)
+        let callbacks = TrainingState.CallbackState(try #require(latest.checkpoint.metadata.trainingState).progress.best)
+        #expect(callbacks.modelCheckpoint == [.init(monitor: "val_loss", best: best)])
         let resumed = try TrainingState.restore(latest.checkpoint, into: Self.makeTrainer())
         #expect(resumed.best["ModelCheckpoint.val_loss"] == best)
     }

@@ -52,13 +52,13 @@ private struct ReferenceFile: Decodable {
             let h = testCase.hyperparameters
             let optimizer: any Optimizer
             if kind == Adam.kind {
-                optimizer = Adam(learningRate: Float(try #require(h["learningRate"])),
+                optimizer = Adam(learningRate: try #require(h["learningRate"]),
                                  beta1: try #require(h["beta1"]), beta2: try #require(h["beta2"]),
                                  epsilon: try #require(h["epsilon"]),
                                  weightDecay: try #require(h["weightDecay"]),
                                  biasCorrection: try #require(h["biasCorrection"]) == 1)
             } else {
-                optimizer = SGD(learningRate: Float(try #require(h["learningRate"])),
+                optimizer = SGD(learningRate: try #require(h["learningRate"]),
                                 momentum: try #require(h["momentum"]),
                                 nesterov: try #require(h["nesterov"]) == 1,
                                 weightDecay: try #require(h["weightDecay"]))

@@ -232,7 +232,7 @@ private final class RaisingFileSystem: CheckpointFileSystem, @unchecked Sendable
         let probe = FailingFileSystem(failing: nil)
         _ = try CheckpointDirectory(path: dir, fileSystem: probe).save(
             TrainingState.capture(trainer: ModelCheckpointTests.makeTrainer(), progress: TrainingProgress(), seed: 7,
-                                  batchSize: 16, trainingCount: 64, best: nil))
+                                  batchSize: 16, trainingCount: 64))
         let callsPerSave = probe.calls(operation)
         try FileManager.default.removeItem(atPath: dir)
         let fs = FailingFileSystem(failing: operation, nth: callsPerSave + 1)

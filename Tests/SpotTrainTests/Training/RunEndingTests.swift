@@ -8,7 +8,7 @@ import Glibc
 /// How a training run ends when a save fails, the loss diverges or the data is degenerate
 /// (public API only).
 @Suite struct RunEndingTests {
-    static func makeTrainer(seed: UInt64 = 6, learningRate: Float = 0.01) -> Trainer {
+    static func makeTrainer(seed: UInt64 = 6, learningRate: Double = 0.01) -> Trainer {
         let rng = RandomGenerator(seed: seed)
         let model = Sequential([
             Conv2D(inputChannels: 1, outputChannels: 3, kernelSize: 3, activation: .relu, rng: rng),
