@@ -23,7 +23,8 @@ public final class MPIGradientReducer: GradientReducer {
     /// The interruptions agreed by all ranks: pending from the step at which any rank had one.
     /// Every rank sees the same value between two steps.
     public var interruptions: any InterruptionSource { coordinated }
-    /// Seconds spent in the reduction (packing, communication, adding, unpacking) so far.
+    /// Seconds spent in the reduction so far: packing, communication, adding, unpacking, and
+    /// waiting for the slowest rank to arrive (the collective starts when all have).
     public private(set) var communicationSeconds: Double = 0
     /// Steps reduced so far.
     public private(set) var steps = 0
@@ -60,9 +61,14 @@ public final class MPIGradientReducer: GradientReducer {
             communicationSeconds += start.duration(to: clock.now).seconds
             steps += 1
         }
+        let localRequest = localInterruptions?.pendingInterruption
+        guard communicator.size > 1 else {
+            // One rank: the sums are this rank's own values; only the stop flag matters.
+            if let localRequest { coordinated.agree(localRequest) }
+            return
+        }
         let total = parameters.reduce(0) { $0 + $1.gradient.count } + Self.extraValues
         if packed.count != total { packed = [Float](repeating: 0, count: total) }
-        let localRequest = localInterruptions?.pendingInterruption
         let stop: Float = localRequest == nil ? 0 : 1
         try packed.withUnsafeMutableBufferPointer { buffer in
             guard let out = buffer.baseAddress else { return }

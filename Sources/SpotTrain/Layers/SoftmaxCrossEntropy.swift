@@ -54,8 +54,8 @@ public final class SoftmaxCrossEntropy {
     }
 
     /// Convenience for labels in an array.
-    public func callAsFunction(logits: Tensor, labels: [Int32]) -> (loss: Float, gradient: Tensor, correct: Int) {
-        labels.withUnsafeBufferPointer { self(logits: logits, labels: $0) }
+    public func callAsFunction(logits: Tensor, labels: [Int32], gradientCount: Int? = nil) -> (loss: Float, gradient: Tensor, correct: Int) {
+        labels.withUnsafeBufferPointer { self(logits: logits, labels: $0, gradientCount: gradientCount) }
     }
 }
 

@@ -61,9 +61,9 @@ import SpotTrain
         for shard in 0..<2 {
             let trainer = trainers[shard]
             trainer.gradientReducer = InMemoryReducer(group: group, shard: shard)
-            let box = UncheckedBox(trainer)
+            let box = UncheckedBox((trainer, data))
             Thread {
-                let outcome = Result { try box.value.fit(train: data, epochs: 2, batchSize: 7, seed: 5).progress }
+                let outcome = Result { try box.value.0.fit(train: box.value.1, epochs: 2, batchSize: 7, seed: 5).progress }
                 results.set(shard, outcome)
                 done.signal()
             }.start()
@@ -79,7 +79,7 @@ import SpotTrain
         let worst = zip(weights[0], expected).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-4, "largest weight difference from one process: \(worst)")
         for p in progress {
-            #expect(p.globalStep == single.globalStep && p.trainingSamples == single.trainingSamples)
+            #expect(p.globalStep == single.globalStep && p.trainingSamples == single.progress.trainingSamples)
             for (a, b) in zip(p.history, single.progress.history) {
                 #expect(abs((a["loss"] ?? .nan) - (b["loss"] ?? .nan)) <= 1e-4)
                 #expect(a["accuracy"] == b["accuracy"])
