@@ -10,6 +10,9 @@
 // - `SpotTrainS3`: the S3 checkpoint store (`S3CheckpointStore`), joining `SpotTrain`'s
 //   `CheckpointStore` protocol to `EC2Spot`'s S3 client, so that neither library needs the other.
 // - `spottrain`: the command-line tool that joins both.
+// - `SpotTrainMPI` and `spottrain-mpi`: data-parallel training over MPI (Open MPI, Debian:
+//   `libopenmpi-dev`, `openmpi-bin`). Nothing else depends on them, so `SpotTrain`, `spottrain`
+//   and their users build without MPI (`swift build --product spottrain`).
 //
 // C libraries come from the system (Debian: `libopenblas-dev`, `zlib1g-dev`) through
 // `systemLibrary` targets found with pkg-config. No `unsafeFlags`: this package must stay
@@ -24,6 +27,8 @@ let package = Package(
         .library(name: "EC2Spot", targets: ["EC2Spot"]),
         .library(name: "SpotTrainS3", targets: ["SpotTrainS3"]),
         .executable(name: "spottrain", targets: ["spottrain"]),
+        .library(name: "SpotTrainMPI", targets: ["SpotTrainMPI"]),
+        .executable(name: "spottrain-mpi", targets: ["spottrain-mpi"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,6 +49,11 @@ let package = Package(
             name: "CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]
         ),
 
         // MARK: - Libraries
@@ -73,6 +83,12 @@ let package = Package(
             dependencies: ["SpotTrain", "EC2Spot"]
         ),
 
+        // Data-parallel training over MPI: the only library that links MPI.
+        .target(
+            name: "SpotTrainMPI",
+            dependencies: ["SpotTrain", "CMPI"]
+        ),
+
         // MARK: - Command-line tool
 
         .executableTarget(
@@ -84,6 +100,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // `spottrain` for `mpirun`: every rank runs it.
+        .executableTarget(
+            name: "spottrain-mpi",
+            dependencies: [
+                "SpotTrain",
+                "SpotTrainMPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
@@ -108,6 +134,11 @@ let package = Package(
         .testTarget(
             name: "SpotTrainS3Tests",
             dependencies: ["SpotTrainS3", "SpotTrain", "EC2Spot"]
+        ),
+        // Runs the built `spottrain-mpi` under `mpirun`; links no MPI itself.
+        .testTarget(
+            name: "SpotTrainMPITests",
+            dependencies: ["SpotTrain"]
         ),
         .testTarget(
             name: "spottrainTests",

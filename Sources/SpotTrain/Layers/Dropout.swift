@@ -2,7 +2,9 @@
 /// survivors are scaled by `1 / (1 − rate)`; at inference it is the identity.
 ///
 /// The mask is drawn from the shared ``RandomGenerator`` (one draw per element), so a
-/// restored generator state reproduces the same masks.
+/// restored generator state reproduces the same masks. In data-parallel training the
+/// generator's ``RandomGenerator/batchSlice`` makes each process draw its rows' part of the
+/// global batch's mask, so the masks do not depend on the number of processes.
 public final class Dropout: Layer {
     /// The layer name.
     public var name: String
@@ -37,7 +39,7 @@ public final class Dropout: Layer {
         guard wasTraining else { return input }
         let m = reuse(&mask, shape: input.shape)
         let out = reuse(&output, shape: input.shape)
-        rng.fillUniform(m.buffer)
+        rng.fillUniform(m.buffer, rows: input.shape[0])
         let keep = 1 / (1 - rate), rate = self.rate
         let x = input.pointer, y = out.pointer, mp = m.pointer
         Parallel.forChunks(count: input.count, minimumChunk: 1 << 16) { range in

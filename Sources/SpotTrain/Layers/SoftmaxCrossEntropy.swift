@@ -13,17 +13,24 @@ public final class SoftmaxCrossEntropy {
     /// - Parameters:
     ///   - logits: `[batch, classes]`.
     ///   - labels: `batch` class indices in `0..<classes`.
+    ///   - gradientCount: The `N` the gradient is divided by (default `batch`). Data-parallel
+    ///     training passes the global batch size, so that each process's gradient is its
+    ///     share of the global mean and the processes' gradients sum to it; the returned loss
+    ///     is still the mean over this `batch`.
     /// - Returns: The mean loss and the gradient `[batch, classes]` (owned by this object,
     ///   overwritten by the next call), plus the number of correct argmax predictions.
-    public func callAsFunction(logits: Tensor, labels: UnsafeBufferPointer<Int32>) -> (loss: Float, gradient: Tensor, correct: Int) {
+    public func callAsFunction(logits: Tensor, labels: UnsafeBufferPointer<Int32>,
+                               gradientCount: Int? = nil) -> (loss: Float, gradient: Tensor, correct: Int) {
         precondition(logits.rank == 2 && logits.shape[0] == labels.count,
                      "SoftmaxCrossEntropy: logits shape \(logits.shape) does not match \(labels.count) labels")
         let n = logits.shape[0], k = logits.shape[1]
+        precondition((gradientCount ?? n) >= n,
+                     "SoftmaxCrossEntropy: gradientCount \(String(describing: gradientCount)) is smaller than the batch \(n)")
         let grad = reuse(&gradient, shape: logits.shape)
         let z = logits.pointer, g = grad.pointer
         var total = 0.0
         var correct = 0
-        let scale = 1 / Float(n)
+        let scale = 1 / Float(gradientCount ?? n)
         for row in 0..<n {
             let label = Int(labels[row])
             precondition(label >= 0 && label < k, "SoftmaxCrossEntropy: label \(label) at row \(row) is not in 0..<\(k)")
@@ -47,8 +54,8 @@ public final class SoftmaxCrossEntropy {
     }
 
     /// Convenience for labels in an array.
-    public func callAsFunction(logits: Tensor, labels: [Int32]) -> (loss: Float, gradient: Tensor, correct: Int) {
-        labels.withUnsafeBufferPointer { self(logits: logits, labels: $0) }
+    public func callAsFunction(logits: Tensor, labels: [Int32], gradientCount: Int? = nil) -> (loss: Float, gradient: Tensor, correct: Int) {
+        labels.withUnsafeBufferPointer { self(logits: logits, labels: $0, gradientCount: gradientCount) }
     }
 }
 

@@ -17,6 +17,12 @@ public final class RandomGenerator: RandomNumberGenerator {
     /// The complete state. Reading it and later assigning it back replays the same draws.
     public var state: UInt64
 
+    /// The rows of a global batch that this process computes, set by a data-parallel
+    /// training loop around each step (`nil`, the default, outside data parallelism): layers
+    /// that draw per example (``Dropout``) draw through ``fillUniform(_:rows:)``, which honours it.
+    /// It is not part of the stream's state and is never saved.
+    public var batchSlice: BatchSlice?
+
     /// Creates a generator.
     /// - Parameter seed: Any value; equal seeds give equal streams.
     public init(seed: UInt64) {

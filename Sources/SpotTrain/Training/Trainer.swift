@@ -32,6 +32,11 @@ public final class Trainer {
     public let rng: RandomGenerator
     /// The loss.
     public let loss = SoftmaxCrossEntropy()
+    /// Makes ``fit(train:validation:epochs:batchSize:seed:maxSteps:callbacks:resumeFrom:)``
+    /// data-parallel: this process trains its share of every global batch and the reducer
+    /// sums the gradients over all processes before the optimizer step (see
+    /// ``GradientReducer``). `nil` (the default): one process trains every batch.
+    public var gradientReducer: GradientReducer?
     private let parameters: [Parameter]
     private var evaluationBatch: Batch?
     private var trainingBatch: Batch?
@@ -144,7 +149,7 @@ public final class Trainer {
     ///   - resumeFrom: The progress of a saved run.
     /// - Returns: The final context (status, progress, logs).
     /// - Throws: ``TrainingError`` `.emptyTrainingSet` if `train` is empty (before any
-    ///   callback runs); otherwise whatever a callback throws.
+    ///   callback runs); otherwise whatever a callback or the ``gradientReducer`` throws.
     @discardableResult
     public func fit(train: Dataset, validation: Dataset? = nil, epochs: Int, batchSize: Int, seed: UInt64,
                     maxSteps: Int? = nil, callbacks: [Callback] = [],
@@ -160,8 +165,16 @@ public final class Trainer {
                                       seed: seed, maxSteps: maxSteps, progress: resumeFrom ?? TrainingProgress())
         precondition(context.progress.stepInEpoch <= sampler.batchesPerEpoch,
                      "Trainer.fit: resume position batch \(context.progress.stepInEpoch) exceeds \(sampler.batchesPerEpoch) batches per epoch")
-        // A batch never holds more than the data set, whatever batchSize says.
-        let batch = reusableBatch(&trainingBatch, capacity: min(batchSize, train.count), exampleShape: train.exampleShape)
+        // A batch never holds more than the data set, whatever batchSize says; a data-parallel
+        // process holds only its share (at least one row, see dataParallelStep).
+        let reducer = gradientReducer
+        var capacity = min(batchSize, train.count)
+        if let reducer {
+            precondition(reducer.shardCount >= 1 && reducer.shard >= 0 && reducer.shard < reducer.shardCount,
+                         "Trainer.fit: gradient reducer shard \(reducer.shard) is not in 0..<\(reducer.shardCount)")
+            capacity = max(1, (capacity + reducer.shardCount - 1) / reducer.shardCount)
+        }
+        let batch = reusableBatch(&trainingBatch, capacity: capacity, exampleShape: train.exampleShape)
         let clock = ContinuousClock()
         context.logs = context.progress.history.last ?? [:]
         updateRunningLogs(context)
@@ -177,8 +190,14 @@ public final class Trainer {
                 if let maxSteps, context.progress.globalStep >= maxSteps { break epochs }
                 for c in callbacks { try c.batchBegin(context) }
                 let t0 = clock.now
-                train.gather(sampler.indices(epoch: context.progress.epoch, batch: context.progress.stepInEpoch), into: batch)
-                let result = trainStep(batch)
+                let indices = sampler.indices(epoch: context.progress.epoch, batch: context.progress.stepInEpoch)
+                let result: StepResult
+                if let reducer {
+                    result = try dataParallelStep(indices, of: train, into: batch, reducer: reducer)
+                } else {
+                    train.gather(indices, into: batch)
+                    result = trainStep(batch)
+                }
                 let elapsed = t0.duration(to: clock.now)
                 context.progress.trainingSeconds += elapsed.seconds
                 context.progress.trainingSamples += result.count
@@ -221,6 +240,35 @@ public final class Trainer {
         }
         for c in callbacks { try c.trainEnd(context) }
         return context
+    }
+
+    /// One data-parallel step (see ``GradientReducer``): this shard's rows of the global batch
+    /// `indices`, the gradient scaled by the global batch size, the reduction, the update.
+    ///
+    /// A shard with no rows (a global batch smaller than the shard count) still runs a
+    /// forward and backward pass on the batch's first example, so that its generator advances
+    /// exactly as the others' do, then contributes zero gradients and no examples.
+    /// - Returns: The global batch's mean loss and correct count.
+    private func dataParallelStep(_ indices: ArraySlice<Int>, of train: Dataset, into batch: Batch,
+                                  reducer: GradientReducer) throws -> StepResult {
+        let rows = BatchSlice.rowRange(globalRows: indices.count, shard: reducer.shard, of: reducer.shardCount)
+        let isEmpty = rows.isEmpty
+        train.gather(isEmpty ? indices.prefix(1) : indices.dropFirst(rows.lowerBound).prefix(rows.count), into: batch)
+        rng.batchSlice = BatchSlice(firstRow: isEmpty ? 0 : rows.lowerBound, rows: batch.count, globalRows: indices.count)
+        defer { rng.batchSlice = nil }
+        for p in parameters { p.zeroGradient() }
+        let logits = model.forward(batch.images, training: true)
+        let result = loss(logits: logits, labels: batch.labels, gradientCount: indices.count)
+        _ = model.backward(result.gradient)
+        var contribution = StepContribution(lossSum: result.loss * Float(batch.count), correct: result.correct, count: batch.count)
+        if isEmpty {
+            for p in parameters { p.zeroGradient() }
+            contribution = StepContribution(lossSum: 0, correct: 0, count: 0)
+        }
+        try reducer.reduce(gradients: parameters, contribution: &contribution)
+        optimizer.step(parameters)
+        return StepResult(loss: contribution.lossSum / Float(max(contribution.count, 1)),
+                          correct: contribution.correct, count: contribution.count)
     }
 
     private func updateRunningLogs(_ context: TrainingContext) {

@@ -1,0 +1,16 @@
+// Open MPI (Debian: libopenmpi-dev, found through `pkg-config ompi-c`).
+//
+// MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM and friends are macros over addresses of global objects,
+// which Swift cannot import; these accessors return them.
+#include <mpi.h>
+
+static inline MPI_Comm cmpi_comm_world(void) { return MPI_COMM_WORLD; }
+static inline MPI_Datatype cmpi_float(void) { return MPI_FLOAT; }
+static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
+static inline MPI_Datatype cmpi_int64(void) { return MPI_INT64_T; }
+static inline MPI_Op cmpi_sum(void) { return MPI_SUM; }
+static inline MPI_Op cmpi_max(void) { return MPI_MAX; }
+static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+static inline int cmpi_success(void) { return MPI_SUCCESS; }
+static inline int cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+static inline int cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
