@@ -32,7 +32,7 @@ struct CheckCommand: ParsableCommand {
     var seed: UInt64 = 1
 
     @Option(help: "Adam learning rate.")
-    var learningRate: Float = 0.001
+    var learningRate: Double = 0.001
 
     @Option(help: "Threads per rank for SpotTrain's loops.")
     var threads: Int = 1
@@ -107,8 +107,8 @@ struct CheckCommand: ParsableCommand {
             "weights_checksums": checksums.map { String(format: "%016llx", $0) },
             "ranks_agree": Set(checksums).count == 1,
             "step_losses": losses.values.map { Double($0) },
-            "loss": context.logs["loss"] ?? .nan,
-            "accuracy": context.logs["accuracy"] ?? .nan,
+            "loss": context.logs["loss"] ?? Double.nan,
+            "accuracy": context.logs["accuracy"] ?? Double.nan,
             "samples": context.progress.trainingSamples,
             "seconds": seconds,
             "samples_per_second": Double(context.progress.trainingSamples) / max(seconds, 1e-9),
