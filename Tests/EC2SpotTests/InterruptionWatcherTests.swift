@@ -208,18 +208,21 @@ private func eventually(_ what: String, _ condition: () async throws -> Bool) as
     @Test func watcherSurvivesTimeoutsFromFakeIMDS() async throws {
         try await withFakeIMDS { imds in
             let client = try InstanceMetadataClient(endpoint: imds.endpoint, environment: [:],
-                                                    requestTimeout: .milliseconds(100))
+                                                    requestTimeout: .milliseconds(300))
             let failures = Collector<InterruptionWatcher.Failure>()
             let watcher = InterruptionWatcher(source: client, pollInterval: .milliseconds(20),
                                               watchesRebalance: false, onFailure: { failures.append($0) })
-            try await imds.control("fail", ["count": 2, "hang_seconds": 0.4, "path_prefix": "/latest/meta-data/spot"])
+            // Two requests hang far past the deadline. On a loaded machine a normal request can
+            // also miss a deadline this short, so at least two timeouts are expected, and only
+            // timeouts: the watcher must go on polling through every one of them.
+            try await imds.control("fail", ["count": 2, "hang_seconds": 1.5, "path_prefix": "/latest/meta-data/spot"])
             try await imds.control("interrupt", ["action": "terminate", "in_seconds": 120])
             watcher.start()
             defer { watcher.stop() }
             var iterator = watcher.notices.makeAsyncIterator()
             let notice = try #require(await iterator.next())
             #expect(notice.kind == .terminate)
-            #expect(failures.values.count == 2)
+            #expect(failures.values.count >= 2)
             #expect(failures.values.allSatisfy { ($0.error as? IMDSError)?.isTimeout == true })
         }
     }

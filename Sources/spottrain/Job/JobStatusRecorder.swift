@@ -57,8 +57,10 @@ final class JobStatusRecorder: @unchecked Sendable {
     func follow(_ mirror: CheckpointMirror) {
         task = Task.detached { [self] in
             var recorded = mirror.statistics.lastUploaded
-            while !Task.isCancelled {
-                try? await Task.sleep(for: Self.pollInterval)
+            while true {
+                // stop() cancels this wait; after it, nothing more is written.
+                do { try await Task.sleep(for: Self.pollInterval) } catch { return }
+                guard !Task.isCancelled else { return }
                 guard let uploaded = mirror.statistics.lastUploaded, uploaded != recorded else { continue }
                 recorded = uploaded
                 let snapshot = lock.withLock {
@@ -66,8 +68,13 @@ final class JobStatusRecorder: @unchecked Sendable {
                                                   location: uploaded.location, stepsPerEpoch: stepsPerEpoch, now: Date())
                     return current
                 }
+                // The write runs in its own task, which stop()'s cancellation does not reach: a
+                // cancelled request could still land at the store after the final status that
+                // is written once stop() returns. stop() waits for it to complete instead.
+                let store = self.store
+                let write = Task.detached { try await store.write(snapshot) }
                 do {
-                    try await store.write(snapshot)
+                    try await write.value
                 } catch {
                     printNotice("warning: job status: \(error); training goes on")
                 }
@@ -75,7 +82,8 @@ final class JobStatusRecorder: @unchecked Sendable {
         }
     }
 
-    /// Stops following and waits for a write in progress.
+    /// Stops following and waits for a write in progress to complete, so that a status written
+    /// after this returns is the newest one in the store.
     func stop() {
         guard let task else { return }
         task.cancel()

@@ -198,8 +198,8 @@ import Glibc
         adam.beta1 = 0.8
         let point = try #require(try Resume.latest(from: directory, into: trainer, logger: .silent))
         #expect(point.replacedHyperparameters.map(\.name) == ["beta1", "learningRate"])
-        #expect(point.replacedHyperparameters.last?.configured == Double(Float(0.0005)))
-        #expect(point.replacedHyperparameters.last?.restored == Double(Float(0.002)))
+        #expect(point.replacedHyperparameters.last?.configured == 0.0005)
+        #expect(point.replacedHyperparameters.last?.restored == 0.002)
         #expect(point.batchSize == 16 && point.trainingCount == 32 && point.seed == 1)
         #expect(adam.learningRate == 0.002 && adam.beta1 == 0.9)
         // Every hyperparameter is settable after the resume, and exported as set.
@@ -210,7 +210,7 @@ import Glibc
         adam.weightDecay = 0.01
         adam.biasCorrection = false
         let h = adam.exportState().hyperparameters
-        #expect(h["learningRate"] == Double(Float(0.0005)) && h["beta1"] == 0.85 && h["beta2"] == 0.99)
+        #expect(h["learningRate"] == 0.0005 && h["beta1"] == 0.85 && h["beta2"] == 0.99)
         #expect(h["epsilon"] == 1e-6 && h["weightDecay"] == 0.01 && h["biasCorrection"] == 0)
     }
 
