@@ -61,6 +61,14 @@ struct JobReport: Encodable {
             case instanceId = "instance_id", instanceType = "instance_type", availabilityZone = "availability_zone"
             case lifecycleState = "lifecycle_state"
         }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(instanceId, forKey: .instanceId)
+            try container.encode(instanceType, forKey: .instanceType)
+            try container.encode(availabilityZone, forKey: .availabilityZone)
+            try container.encode(lifecycleState, forKey: .lifecycleState)
+        }
     }
 
     /// The group's sizes.
@@ -119,6 +127,17 @@ struct JobReport: Encodable {
             case spotCostUSD = "spot_cost_usd", onDemandPricePerHourUSD = "on_demand_price_per_hour_usd"
             case onDemandCostUSD = "on_demand_cost_usd", savingUSD = "saving_usd"
         }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(instanceType, forKey: .instanceType)
+            try container.encode(availabilityZone, forKey: .availabilityZone)
+            try container.encode(billableSeconds, forKey: .billableSeconds)
+            try container.encode(spotCostUSD, forKey: .spotCostUSD)
+            try container.encode(onDemandPricePerHourUSD, forKey: .onDemandPricePerHourUSD)
+            try container.encode(onDemandCostUSD, forKey: .onDemandCostUSD)
+            try container.encode(savingUSD, forKey: .savingUSD)
+        }
     }
 
     /// The totals. The on-demand cost and the saving cover only the usage rows with both
@@ -137,6 +156,17 @@ struct JobReport: Encodable {
             case billableSeconds = "billable_seconds", spotUSD = "spot_usd", onDemandUSD = "on_demand_usd"
             case savingUSD = "saving_usd", savingPercent = "saving_percent"
             case onDemandPricesMissing = "on_demand_prices_missing", spotPricesMissing = "spot_prices_missing"
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(billableSeconds, forKey: .billableSeconds)
+            try container.encode(spotUSD, forKey: .spotUSD)
+            try container.encode(onDemandUSD, forKey: .onDemandUSD)
+            try container.encode(savingUSD, forKey: .savingUSD)
+            try container.encode(savingPercent, forKey: .savingPercent)
+            try container.encode(onDemandPricesMissing, forKey: .onDemandPricesMissing)
+            try container.encode(spotPricesMissing, forKey: .spotPricesMissing)
         }
     }
 
