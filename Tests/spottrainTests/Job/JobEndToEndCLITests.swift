@@ -87,11 +87,13 @@ struct JobEndToEndCLITests {
                     print(json.dumps(None))
                 else:
                     g = groups[0]
+                    # moto 5.2.1 drops the mixed-instances policy on UpdateAutoScalingGroup (job run's stop).
+                    policy = g.get("MixedInstancesPolicy", {})
                     print(json.dumps({"min": g["MinSize"], "max": g["MaxSize"], "desired": g["DesiredCapacity"],
                                       "capacity_rebalance": g.get("CapacityRebalance"),
                                       "subnets": g["VPCZoneIdentifier"].split(","),
-                                      "types": [o["InstanceType"] for o in g["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]],
-                                      "distribution": g["MixedInstancesPolicy"]["InstancesDistribution"],
+                                      "types": [o["InstanceType"] for o in policy.get("LaunchTemplate", {}).get("Overrides", [])],
+                                      "distribution": policy.get("InstancesDistribution", {}),
                                       "tags": {t["Key"]: t["Value"] for t in g["Tags"]},
                                       "instances": [[i["InstanceId"], i["AvailabilityZone"]] for i in g["Instances"]
                                                     if i["LifecycleState"] == "InService"]}))
