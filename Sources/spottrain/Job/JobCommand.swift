@@ -3,11 +3,11 @@ import EC2Spot
 
 /// `spottrain job …`: a training job that an EC2 Auto Scaling group relaunches after every
 /// spot interruption until it finishes. See `Docs/SpotWorkflow.md`.
-struct JobCommand: ParsableCommand {
+struct JobCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "job",
         abstract: "A training job that comes back after every spot interruption until it finishes.",
-        subcommands: [JobRunCommand.self, JobUserDataCommand.self]
+        subcommands: [JobUpCommand.self, JobStatusCommand.self, JobDownCommand.self, JobRunCommand.self, JobUserDataCommand.self]
     )
 
     /// The exit status of an error of `job …` outside training: ``JobError/exitStatus``, else
