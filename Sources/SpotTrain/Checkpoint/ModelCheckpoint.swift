@@ -27,57 +27,62 @@ import Logging
 /// training thread), and `trainEnd` waits until the final checkpoint is stored
 /// (``finalUpload`` tells how that went).
 ///
+/// The work is done by a ``CheckpointManager`` (``manager``), the same one a custom loop
+/// uses through ``TrainingRun``; this callback only maps `fit`'s events onto it.
+///
 /// With ``SpotInterruption``, register only the `SpotInterruption` (it drives this object:
 /// its regular saves and the emergency save on a notice).
 public final class ModelCheckpoint: Callback {
-    /// The directory checkpoints are written to.
-    public let directory: CheckpointDirectory
-    /// Save at the end of every epoch.
-    public let everyEpoch: Bool
-    /// Save every this many global steps.
-    public let everySteps: Int?
-    /// Save when this many seconds have passed since the last save.
-    public let everySeconds: Double?
-    /// Save at epoch ends only when `monitor` improves.
-    public let saveBestOnly: Bool
-    /// The metric compared by `saveBestOnly` (for example `val_accuracy`).
-    public let monitor: String
-    /// Whether larger (`.max`) or smaller (`.min`) is better.
-    public let mode: EarlyStopping.Mode
-    /// Keep at most this many checkpoints (after each successful save).
-    public let keep: Int?
+    /// The manager that decides and writes every save (shared with ``SpotInterruption``).
+    public let manager: CheckpointManager
     /// Also save when training ends.
     public let saveOnTrainEnd: Bool
+
+    /// The directory checkpoints are written to.
+    public var directory: CheckpointDirectory { manager.directory }
+    /// Save at the end of every epoch.
+    public var everyEpoch: Bool { manager.everyEpoch }
+    /// Save every this many global steps.
+    public var everySteps: Int? { manager.everySteps }
+    /// Save when this many seconds have passed since the last save.
+    public var everySeconds: Double? { manager.everySeconds }
+    /// Save at epoch ends only when `monitor` improves.
+    public var saveBestOnly: Bool { manager.saveBestOnly }
+    /// The metric compared by `saveBestOnly` (for example `val_accuracy`).
+    public var monitor: String { manager.monitor }
+    /// Whether larger (`.max`) or smaller (`.min`) is better.
+    public var mode: EarlyStopping.Mode { manager.mode }
+    /// Keep at most this many checkpoints (after each successful save).
+    public var keep: Int? { manager.keep }
     /// Rethrow save errors (aborting training) instead of logging them.
-    public let failOnError: Bool
+    public var failOnError: Bool { manager.failOnError }
     /// Where checkpoints are copied after each save, if anywhere.
-    public let mirror: CheckpointMirror?
+    public var mirror: CheckpointMirror? { manager.mirror }
 
     /// What became of the upload of the last checkpoint, once `trainEnd` has waited for it
     /// (nil without a mirror, or before the end).
-    public private(set) var finalUpload: CheckpointMirror.UploadResult?
-
+    public var finalUpload: CheckpointMirror.UploadResult? { manager.finalUpload }
     /// The last file written successfully.
-    public private(set) var lastSaved: CheckpointFile?
+    public var lastSaved: CheckpointFile? { manager.lastSaved }
     /// The error of the last save, if it failed.
-    public private(set) var lastError: Error?
+    public var lastError: Error? { manager.lastError }
     /// How long the last successful save took (capture + write + fsync), in seconds.
-    public private(set) var lastSaveSeconds: Double?
+    public var lastSaveSeconds: Double? { manager.lastSaveSeconds }
     /// Total seconds spent saving.
-    public private(set) var totalSaveSeconds = 0.0
+    public var totalSaveSeconds: Double { manager.totalSaveSeconds }
     /// Number of successful saves.
-    public private(set) var saveCount = 0
+    public var saveCount: Int { manager.saveCount }
     /// Number of saves that failed (I/O errors; refusals of a diverged state are not counted).
-    public private(set) var failureCount = 0
+    public var failureCount: Int { manager.failureCount }
     /// Whether the most recent save attempt failed, so that the newest state is not on disk
     /// (``lastSaved`` is the newest good checkpoint this object wrote).
-    public var lastSaveFailed: Bool { lastError != nil }
+    public var lastSaveFailed: Bool { manager.lastSaveFailed }
 
-    private let logger: Logger
-    private let clock = ContinuousClock()
-    private var lastSaveTime: ContinuousClock.Instant?
+    /// The context the manager saves from (attached at `trainBegin`, or at the first event
+    /// of another run).
+    private weak var attached: TrainingContext?
 
-    /// Creates the callback.
+    /// Creates the callback and its manager.
     /// - Parameters:
     ///   - directory: Where to write.
     ///   - everyEpoch: Save at every epoch end (default `true`).
@@ -93,120 +98,79 @@ public final class ModelCheckpoint: Callback {
     ///   - logger: Receives warnings and errors (skipped or failed saves, failed uploads);
     ///     default: a logger labelled `spottrain.checkpoint` from the bootstrapped
     ///     `LoggingSystem`.
-    public init(directory: CheckpointDirectory, everyEpoch: Bool = true, everySteps: Int? = nil,
-                everySeconds: Double? = nil, saveBestOnly: Bool = false, monitor: String = "val_loss",
-                mode: EarlyStopping.Mode? = nil, keep: Int? = nil, saveOnTrainEnd: Bool = true,
-                failOnError: Bool = false, mirror: CheckpointMirror? = nil, logger: Logger? = nil) {
-        precondition(everySteps == nil || everySteps! > 0, "ModelCheckpoint: everySteps must be positive")
-        precondition(everySeconds == nil || everySeconds! > 0, "ModelCheckpoint: everySeconds must be positive")
-        precondition(keep == nil || keep! > 0, "ModelCheckpoint: keep must be positive")
-        self.directory = directory
-        self.everyEpoch = everyEpoch
-        self.everySteps = everySteps
-        self.everySeconds = everySeconds
-        self.saveBestOnly = saveBestOnly
-        self.monitor = monitor
-        self.mode = mode ?? (monitor.contains("accuracy") ? .max : .min)
-        self.keep = keep
+    public convenience init(directory: CheckpointDirectory, everyEpoch: Bool = true, everySteps: Int? = nil,
+                            everySeconds: Double? = nil, saveBestOnly: Bool = false, monitor: String = "val_loss",
+                            mode: EarlyStopping.Mode? = nil, keep: Int? = nil, saveOnTrainEnd: Bool = true,
+                            failOnError: Bool = false, mirror: CheckpointMirror? = nil, logger: Logger? = nil) {
+        self.init(manager: CheckpointManager(directory: directory, everyEpoch: everyEpoch, everySteps: everySteps,
+                                             everySeconds: everySeconds, saveBestOnly: saveBestOnly, monitor: monitor,
+                                             mode: mode, keep: keep, failOnError: failOnError, mirror: mirror,
+                                             logger: logger),
+                  saveOnTrainEnd: saveOnTrainEnd)
+    }
+
+    /// Creates the callback over an existing manager (its policies apply to `fit`'s events).
+    /// - Parameters:
+    ///   - manager: The manager to drive.
+    ///   - saveOnTrainEnd: Save when training ends (default `true`).
+    public init(manager: CheckpointManager, saveOnTrainEnd: Bool = true) {
+        self.manager = manager
         self.saveOnTrainEnd = saveOnTrainEnd
-        self.failOnError = failOnError
-        self.mirror = mirror
-        self.logger = logger ?? Logger(label: Logger.SpotTrainLabel.checkpoint)
-    }
-
-    private var bestKey: String { "ModelCheckpoint.\(monitor)" }
-
-    public func trainBegin(_ context: TrainingContext) throws {
-        lastSaveTime = clock.now
-    }
-
-    public func batchEnd(_ context: TrainingContext) throws {
-        var due = false
-        if let every = everySteps, context.globalStep % every == 0 { due = true }
-        if let seconds = everySeconds, let last = lastSaveTime, last.duration(to: clock.now).seconds >= seconds { due = true }
-        if due { try attemptSave(context) }
-    }
-
-    public func epochEnd(_ context: TrainingContext) throws {
-        guard everyEpoch else { return }
-        if saveBestOnly {
-            guard let value = context.logs[monitor], value.isFinite else {
-                logger.warning("ModelCheckpoint cannot monitor '\(monitor)': not in the logs; not saving",
-                               metadata: ["monitor": "\(monitor)", "step": "\(context.globalStep)"])
-                return
-            }
-            let best = context.progress.best[bestKey]
-            let improved = best.map { mode == .max ? value > $0 : value < $0 } ?? true
-            guard improved else { return }
-            context.setBest(bestKey, value)
-        }
-        try attemptSave(context)
-    }
-
-    public func trainEnd(_ context: TrainingContext) throws {
-        // A best-only run keeps only improvements; the final state is saved regardless, as
-        // the position to continue from.
-        if !context.hasDiverged, saveOnTrainEnd, lastSaved?.globalStep != context.globalStep || lastError != nil {
-            try attemptSave(context)
-        }
-        waitForFinalUpload()
-    }
-
-    /// Blocks until the mirror has stored (or failed to store) the newest checkpoint this
-    /// object wrote, and records the result in ``finalUpload``. Does nothing without a
-    /// mirror or a checkpoint.
-    public func waitForFinalUpload() {
-        guard let mirror, let last = lastSaved else { return }
-        var result = waitForUpload(of: last, mirror: mirror)
-        if case .failed = result, !mirror.statistics.lastFailureRefused {
-            // The last chance to get the newest state into the store: once more, from scratch.
-            logger.warning("the upload of the final checkpoint \(last.name) failed; trying once more",
-                           metadata: ["checkpoint": "\(last.name)", "step": "\(last.globalStep)"])
-            mirror.enqueue(last)
-            result = waitForUpload(of: last, mirror: mirror)
-        }
-        if case .uploaded = result { mirror.drain(timeout: 60) }
-        finalUpload = result
-        if case .failed(let reason) = result {
-            logger.error("the final checkpoint \(last.path) is not in \(mirror.store.location): \(reason)",
-                         metadata: ["path": "\(last.path)", "step": "\(last.globalStep)",
-                                    "location": "\(mirror.store.location)"])
-        }
-    }
-
-    /// Waits for `file`'s upload in slices of half a second, giving up early when
-    /// ``stopWaitingForUploads`` says so (an interruption arrived during the final wait).
-    private func waitForUpload(of file: CheckpointFile, mirror: CheckpointMirror) -> CheckpointMirror.UploadResult {
-        while true {
-            let result = mirror.wait(for: file, timeout: 0.5)
-            guard result == .timedOut else { return result }
-            if let limit = stopWaitingForUploads?() { return mirror.wait(for: file, timeout: limit) }
-        }
     }
 
     /// Asked while waiting for the final upload: `nil` to go on waiting, or the seconds still
     /// allowed (``SpotInterruption`` sets it, so that a notice arriving during the final
     /// upload bounds the wait by its deadline).
-    public var stopWaitingForUploads: (() -> Double?)?
-
-    private func attemptSave(_ context: TrainingContext) throws {
-        guard !context.hasDiverged else { return }
-        do {
-            try save(context)
-        } catch let error as TrainingError where error.code == .nonFinite {
-            logger.error("not saving a diverged state, previous checkpoints kept: \(error)",
-                         metadata: Logger.Metadata.describing(error).merging(["step": "\(context.globalStep)"]))
-        } catch {
-            logger.error("checkpoint save failed, previous checkpoints kept: \(error)",
-                         metadata: Logger.Metadata.describing(error).merging(
-                             ["step": "\(context.globalStep)", "directory": "\(directory.path)"]))
-            if failOnError { throw error }
-        }
+    public var stopWaitingForUploads: (() -> Double?)? {
+        get { manager.stopWaitingForUploads }
+        set { manager.stopWaitingForUploads = newValue }
     }
+
+    /// Points the manager at `context` unless it already is (an identity check per event).
+    private func attach(_ context: TrainingContext) {
+        guard attached !== context else { return }
+        attached = context
+        manager.attach(context)
+    }
+
+    public func trainBegin(_ context: TrainingContext) throws {
+        attach(context)
+        manager.markRunStart()
+    }
+
+    public func batchEnd(_ context: TrainingContext) throws {
+        attach(context)
+        if manager.isSaveDue(afterStep: context.globalStep) { try manager.attemptSave(reason: "step") }
+    }
+
+    public func epochEnd(_ context: TrainingContext) throws {
+        attach(context)
+        // The best value lives in the progress a checkpoint records (it survives a resume).
+        var progress = context.progress
+        let due = manager.epochEndSaveDue(logs: context.logs, progress: &progress, globalStep: context.globalStep)
+        if let best = progress.best[manager.bestKey], best != context.progress.best[manager.bestKey] {
+            context.setBest(manager.bestKey, best)
+        }
+        if due { try manager.attemptSave(reason: "epoch end") }
+    }
+
+    public func trainEnd(_ context: TrainingContext) throws {
+        attach(context)
+        // A best-only run keeps only improvements; the final state is saved regardless, as
+        // the position to continue from.
+        if !context.hasDiverged, saveOnTrainEnd, lastSaved?.globalStep != context.globalStep || lastError != nil {
+            try manager.attemptSave(reason: "end")
+        }
+        manager.waitForFinalUpload()
+    }
+
+    /// Blocks until the mirror has stored (or failed to store) the newest checkpoint this
+    /// object wrote, and records the result in ``finalUpload``. Does nothing without a
+    /// mirror or a checkpoint.
+    public func waitForFinalUpload() { manager.waitForFinalUpload() }
 
     /// Saves the current state now, durably, and prunes to `keep` on success.
     ///
-    /// ``SpotInterruption`` calls this for its emergency save.
     /// A diverged state is refused before anything is written: a non-finite loss of the
     /// last step, or a non-finite value in any captured tensor (an O(parameters) scan, once
     /// per save).
@@ -217,45 +181,7 @@ public final class ModelCheckpoint: Callback {
     ///   ``failureCount``). Existing checkpoints are intact either way.
     @discardableResult
     public func save(_ context: TrainingContext) throws -> CheckpointFile {
-        let start = clock.now
-        if let loss = context.lastStep?.loss, !loss.isFinite {
-            let error = TrainingError(.nonFinite, "the loss of step \(context.globalStep) is \(loss); not saving")
-            context.requestStop(.diverged, reason: error.message)
-            throw error
-        }
-        let checkpoint = TrainingState.capture(trainer: context.trainer, progress: context.resumableProgress,
-                                               seed: context.seed, batchSize: context.batchSize,
-                                               trainingCount: context.trainingCount)
-        if let bad = checkpoint.firstNonFiniteValue() {
-            let error = TrainingError(.nonFinite, "tensor '\(bad.tensor)' holds \(bad.value) at element \(bad.index) "
-                                      + "at step \(context.globalStep); not saving")
-            context.requestStop(.diverged, reason: error.message)
-            throw error
-        }
-        let file: CheckpointFile
-        do {
-            file = try directory.save(checkpoint)
-        } catch {
-            lastError = error
-            failureCount += 1
-            throw error
-        }
-        let seconds = start.duration(to: clock.now).seconds
-        lastSaved = file
-        lastError = nil
-        lastSaveSeconds = seconds
-        totalSaveSeconds += seconds
-        saveCount += 1
-        lastSaveTime = clock.now
-        mirror?.enqueue(file)
-        if let keep {
-            do {
-                _ = try directory.prune(keep: keep, protecting: file)
-            } catch {
-                logger.warning("could not prune old checkpoints: \(error)",
-                               metadata: Logger.Metadata.describing(error).merging(["directory": "\(directory.path)"]))
-            }
-        }
-        return file
+        attach(context)
+        return try manager.saveNow(reason: "requested")
     }
 }

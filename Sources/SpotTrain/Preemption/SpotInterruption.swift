@@ -14,7 +14,8 @@ import Logging
 /// `trainBegin`) it reads its ``InterruptionSource``; when an interruption is pending it
 ///
 /// 1. reuses a checkpoint already written at this global step, or
-/// 2. writes one through ``ModelCheckpoint/save(_:)`` (temp file, fsync, rename, fsync the
+/// 2. asks the checkpoint's ``CheckpointManager`` for the emergency save
+///    (``CheckpointManager/saveNow(reason:)``: temp file, fsync, rename, fsync the
 ///    directory), *whatever the deadline says*;
 /// 3. asks the loop to stop with ``TrainingStatus/interrupted``, and does not forward
 ///    `trainEnd`, so no further save starts.
@@ -104,6 +105,8 @@ public final class SpotInterruption: Callback {
     public let source: any InterruptionSource
     /// The checkpoint callback this one drives.
     public let checkpoint: ModelCheckpoint
+    /// The manager that writes the regular and the emergency saves (``ModelCheckpoint/manager``).
+    public var manager: CheckpointManager { checkpoint.manager }
     /// Whether a rebalance recommendation triggers an early checkpoint.
     public let saveOnRebalance: Bool
 
@@ -230,7 +233,7 @@ public final class SpotInterruption: Callback {
             + "\(String(format: "(%.3f s after it was detected)", lag))"
         logger.notice("\(message)", metadata: requestMetadata)
 
-        if let saved = checkpoint.lastSaved ?? resumedCheckpoint, saved.globalStep == step {
+        if let saved = manager.lastSaved ?? resumedCheckpoint, saved.globalStep == step {
             outcome = .alreadySaved(saved)
             file = saved
             logger.notice("interruption: checkpoint \(saved.path) already holds step \(step); not saving again",
@@ -239,7 +242,7 @@ public final class SpotInterruption: Callback {
             warnAboutDeadline(request, at: handledAt, step: step)
             let start = clock.now
             do {
-                let saved = try checkpoint.save(context)
+                let saved = try manager.saveNow(reason: "interruption: \(request.kind.rawValue)")
                 let seconds = start.duration(to: clock.now).seconds
                 outcome = .saved(saved, seconds: seconds)
                 file = saved
@@ -267,7 +270,7 @@ public final class SpotInterruption: Callback {
         }
         report = Report(request: acted, globalStep: step, handledAt: handledAt, outcome: outcome, checkpoint: file,
                         secondsBeforeDeadline: margin)
-        if let mirror = checkpoint.mirror, let file {
+        if let mirror = manager.mirror, let file {
             let waitStart = clock.now
             let budget = margin.map { $0 - uploadMargin } ?? uploadWaitWithoutDeadline
             let waitDeadline = Date().addingTimeInterval(max(0, budget))
@@ -308,7 +311,7 @@ public final class SpotInterruption: Callback {
                               + "(the deadline or the local clock is wrong); saving anyway: ", -remaining)
             logger.warning("\(text)\(Self.atomicSaveNote(step: step))",
                            metadata: ["step": "\(step)", "seconds_before_deadline": "\(String(format: "%.1f", remaining))"])
-        } else if let estimate = checkpoint.lastSaveSeconds, remaining < estimate {
+        } else if let estimate = manager.lastSaveSeconds, remaining < estimate {
             let text = String(format: "interruption: only %.2f s are left before the deadline and the last save took %.2f s; "
                               + "saving anyway: ", remaining, estimate)
             logger.warning("\(text)\(Self.atomicSaveNote(step: step))",
@@ -331,14 +334,14 @@ public final class SpotInterruption: Callback {
 
     private func handleRebalance(_ recommendation: InterruptionRequest, _ context: TrainingContext) {
         let step = context.globalStep
-        if let saved = checkpoint.lastSaved, saved.globalStep == step {
+        if let saved = manager.lastSaved, saved.globalStep == step {
             logger.notice("rebalance recommendation (\(recommendation.reason)): checkpoint \(saved.path) already holds step \(step)",
                           metadata: ["reason": "\(recommendation.reason)", "path": "\(saved.path)", "step": "\(step)"])
             return
         }
         do {
             let start = clock.now
-            let saved = try checkpoint.save(context)
+            let saved = try manager.saveNow(reason: "rebalance recommendation")
             rebalanceSaves += 1
             let seconds = String(format: "%.3f s", start.duration(to: clock.now).seconds)
             let message = "rebalance recommendation (\(recommendation.reason)): early checkpoint \(saved.path) written in "
@@ -353,8 +356,8 @@ public final class SpotInterruption: Callback {
     }
 
     private func newestCheckpoint() -> CheckpointFile? {
-        if let last = try? checkpoint.directory.list().last { return last }
-        return checkpoint.lastSaved
+        if let last = try? manager.directory.list().last { return last }
+        return manager.lastSaved
     }
 
     private func describe(_ file: CheckpointFile?) -> String {
