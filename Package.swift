@@ -65,6 +65,8 @@ let package = Package(
             dependencies: [
                 "COpenBLAS", "CZlib", "CSpotKernels",
                 .product(name: "Logging", package: "swift-log"),
+                // SHA-256 of the weights (`Layer.weightsSHA256()`).
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(

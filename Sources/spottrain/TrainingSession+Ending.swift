@@ -62,7 +62,7 @@ extension TrainingSession {
             trainLoss: context.logs["loss"],
             samplesPerSecond: progress.trainingSeconds > 0 ? Double(progress.trainingSamples) / progress.trainingSeconds : 0,
             wallSeconds: start.duration(to: clock.now).seconds,
-            weightsSHA256: SHA256.hash(data: model.parameterFingerprintBytes()).map { String(format: "%02x", $0) }.joined(),
+            weightsSHA256: model.weightsSHA256(),
             seed: runSeed,
             threads: Threading.threads,
             history: progress.history,
