@@ -2,10 +2,11 @@ import ArgumentParser
 import Logging
 import SpotTrain
 
-/// The `spottrain` command: train with checkpoints that survive spot interruptions.
-@main
-struct SpotTrainCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The `spottrain` command: train with checkpoints that survive spot interruptions. Its
+/// `main` is `Sources/spottrain/main.swift`; `spottrain-mpi train` runs the same
+/// ``TrainCommand`` options through the same ``TrainingSession``.
+package struct SpotTrainCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "spottrain",
         abstract: "Checkpointed neural-network training for interruptible (EC2 spot) machines.",
         version: SpotTrainLibrary.version,
@@ -15,8 +16,10 @@ struct SpotTrainCommand: AsyncParsableCommand {
 
     /// Installs the standard-error log handler (the library's diagnostics print as
     /// `spottrain: …` lines), then parses and runs the command.
-    static func main() async {
+    package static func main() async {
         StandardErrorLogHandler.bootstrap()
         await main(nil)
     }
+
+    package init() {}
 }
