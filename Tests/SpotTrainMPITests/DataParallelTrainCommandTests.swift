@@ -77,7 +77,7 @@ struct DataParallelTrainCommandTests {
 
         // Resume with one rank: the same global step and data position, then to the end.
         let resumed = try MPIRun.run(ranks: 1, arguments, timeout: 900)
-        #expect(resumed.status == 0, resumed.stderr)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
         let done = try MPIRun.summary(at: "\(dir)/term.json")
         #expect(done["status"] as? String == "completed")
         #expect(done["resumed_step"] as? Int == step)
@@ -89,7 +89,7 @@ struct DataParallelTrainCommandTests {
         let dir = try MPIRun.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let reference = try MPIRun.run(ranks: 2, Self.arguments(dir, name: "whole", limit: 640), timeout: 900)
-        #expect(reference.status == 0, reference.stderr)
+        #expect(reference.status == 0, "\(reference.stderr)")
         let expected = try MPIRun.summary(at: "\(dir)/whole.json")["weights_sha256"] as? String
 
         let arguments = Self.arguments(dir, name: "kill", limit: 640, extra: ["--save-every-steps", "2"])
@@ -105,7 +105,7 @@ struct DataParallelTrainCommandTests {
         // The newest checkpoint is intact: a 2-rank restart resumes from it and ends with
         // the uninterrupted run's exact weights.
         let restarted = try MPIRun.run(ranks: 2, arguments, timeout: 900)
-        #expect(restarted.status == 0, restarted.stderr)
+        #expect(restarted.status == 0, "\(restarted.stderr)")
         let done = try MPIRun.summary(at: "\(dir)/kill.json")
         #expect(done["resumed_step"] as? Int == steps.last)
         #expect(done["global_step"] as? Int == 20)
