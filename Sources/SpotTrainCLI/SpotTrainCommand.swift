@@ -14,9 +14,9 @@ package struct SpotTrainCommand: AsyncParsableCommand {
                       JobCommand.self]
     )
 
-    /// Installs the standard-error log handler (the library's diagnostics print as
+    /// The entry point (`Sources/spottrain/main.swift`): installs the standard-error log handler (the library's diagnostics print as
     /// `spottrain: …` lines), then parses and runs the command.
-    package static func main() async {
+    package static func start() async {
         StandardErrorLogHandler.bootstrap()
         await main(nil)
     }
