@@ -93,8 +93,10 @@ let package = Package(
 
         // MARK: - Command-line tool
 
-        .executableTarget(
-            name: "spottrain",
+        // The commands of `spottrain` (and the `train` session `spottrain-mpi` shares), as a
+        // library so that both executables drive the same code. Not a product: `package` access.
+        .target(
+            name: "SpotTrainCLI",
             dependencies: [
                 "SpotTrain",
                 "EC2Spot",
@@ -104,6 +106,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "spottrain",
+            dependencies: ["SpotTrainCLI"]
+        ),
 
         // `spottrain` for `mpirun`: every rank runs it.
         .executableTarget(
@@ -111,6 +117,7 @@ let package = Package(
             dependencies: [
                 "SpotTrain",
                 "SpotTrainMPI",
+                "SpotTrainCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -144,9 +151,9 @@ let package = Package(
         ),
         .testTarget(
             name: "spottrainTests",
-            // The CLI is tested as a built binary; "spottrain" is imported (@testable) only for
-            // the pure rules of `job run` (JobLifecycleTests).
-            dependencies: ["SpotTrain", "spottrain"]
+            // The CLI is tested as a built binary; "SpotTrainCLI" is imported (@testable) only
+            // for the pure rules of `job run` (JobLifecycleTests, JobTrainArgumentsTests).
+            dependencies: ["SpotTrain", "SpotTrainCLI", "spottrain"]
         ),
     ]
 )

@@ -8,6 +8,6 @@ struct SpotTrainMPICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spottrain-mpi",
         abstract: "Data-parallel SpotTrain over MPI: run it under mpirun (mpirun -np 2 spottrain-mpi …).",
-        subcommands: [CheckCommand.self]
+        subcommands: [MPITrainCommand.self, CheckCommand.self]
     )
 }

@@ -70,6 +70,31 @@ public enum Resume {
                                ["path": "\(skipped.file.path)", "step": "\(skipped.file.globalStep)"]))
         }
         guard let latest = scan.latest else { return nil }
+        var point = try restore(latest.checkpoint, of: latest.file, into: trainer, batchSize: batchSize,
+                                trainingCount: trainingCount, logger: logger)
+        point.skipped = scan.skipped
+        return point
+    }
+
+    /// Restores a checkpoint that is already read and verified (for example received from
+    /// another process of a data-parallel run) into `trainer`, as
+    /// ``latest(from:into:batchSize:trainingCount:logger:)`` does with the newest good file.
+    ///
+    /// - Parameters:
+    ///   - checkpoint: The decoded checkpoint (``CheckpointReader/decode(_:path:)``).
+    ///   - file: The file it was read from (for messages and ``ResumePoint/file``).
+    ///   - trainer: The freshly built trainer to restore into.
+    ///   - batchSize: The run's batch size (must match), `nil` accepts the checkpoint's.
+    ///   - trainingCount: The run's number of training examples (must match), `nil` accepts
+    ///     the checkpoint's.
+    ///   - logger: Receives a `notice` per optimizer hyperparameter the checkpoint replaced.
+    /// - Returns: Where the run resumes.
+    /// - Throws: ``CheckpointError`` when the checkpoint belongs to another model or run
+    ///   configuration, or lacks a training state.
+    public static func restore(_ checkpoint: Checkpoint, of file: CheckpointFile, into trainer: Trainer,
+                               batchSize: Int? = nil, trainingCount: Int? = nil, logger: Logger? = nil) throws -> ResumePoint {
+        let logger = logger ?? Logger(label: Logger.SpotTrainLabel.checkpoint)
+        let latest = (checkpoint: checkpoint, file: file)
         let configured = trainer.optimizer.exportState().hyperparameters
         let progress = try TrainingState.restore(latest.checkpoint, into: trainer, batchSize: batchSize,
                                                  trainingCount: trainingCount, path: latest.file.path)
@@ -89,6 +114,6 @@ public enum Resume {
         let state = latest.checkpoint.metadata.trainingState
         return ResumePoint(file: latest.file, progress: progress, seed: state?.seed ?? 0,
                            batchSize: state?.batchSize ?? 0, trainingCount: state?.trainingCount ?? 0,
-                           replacedHyperparameters: replaced, skipped: scan.skipped)
+                           replacedHyperparameters: replaced, skipped: [])
     }
 }

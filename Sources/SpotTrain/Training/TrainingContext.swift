@@ -82,6 +82,9 @@ public final class TrainingContext {
     public private(set) var stopReason: String?
     /// Whether a callback asked training to stop.
     public var stopRequested: Bool { stopStatus != nil }
+    /// The status a callback asked training to stop with (the strongest of the requests), or
+    /// `nil`: what a data-parallel run tells its other processes, which must stop at the same step.
+    public var requestedStopStatus: TrainingStatus? { stopStatus }
     private(set) var stopStatus: TrainingStatus?
 
     init(trainer: Trainer, epochs: Int, batchSize: Int, batchesPerEpoch: Int, trainingCount: Int,

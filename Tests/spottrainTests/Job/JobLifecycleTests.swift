@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import spottrain
+@testable import SpotTrainCLI
 
 /// The rules of `job run` (``JobLifecycle``) as pure functions: attempts, limits, outcomes,
 /// lost work.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import spottrain
+@testable import SpotTrainCLI
 
 /// The train arguments of a job: the flags the job sets are refused (exit 64, naming the
 /// flag), the rest must parse as `spottrain train` options.

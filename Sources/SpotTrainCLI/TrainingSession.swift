@@ -18,18 +18,22 @@ import SpotTrainS3
 /// 6. ``finish(_:)`` (`TrainingSession+Ending.swift`): the final upload, the summary, and
 ///    the ``Ending`` (exit status and reason).
 ///
+/// With a ``DataParallelGroup`` (`spottrain-mpi train`), every rank runs a session: the
+/// trainer sums gradients over the ranks, rank 0 alone prints, writes and picks the resume
+/// point (``shareResumePoint(_:_:trainer:)``), and stops are agreed (``StopAgreement``).
+///
 /// A session is used once, on the thread that runs the training loop.
-final class TrainingSession {
+package final class TrainingSession {
     /// How a session ended: the exit status `spottrain train` exits with (0, 1, 75, 78; 64
     /// and errors before training are thrown instead), the summary when one was made, and
     /// the error line printed for a non-zero status.
-    struct Ending {
+    package struct Ending {
         /// The exit status (see ``ExitStatus``).
-        var status: Int32
+        package var status: Int32
         /// The summary `--summary` was written with, when training ran.
         var summary: RunSummary?
         /// Why the run did not finish (the message printed), nil for status 0.
-        var reason: String?
+        package var reason: String?
     }
 
     /// The options, as `spottrain train` parsed and validated them.
@@ -55,11 +59,18 @@ final class TrainingSession {
     var resumed: ResumePoint?
     var checkpointer: ModelCheckpoint?
     var interruption: SpotInterruption?
+    /// The ranks of a data-parallel run, nil for one process.
+    let group: (any DataParallelGroup)?
+    /// The interruptions all ranks agreed on, with a group (else ``flag``).
+    var agreedInterruptions: (any InterruptionSource)?
 
     /// Creates a session; nothing happens until ``run()``.
-    /// - Parameter options: The parsed `train` options.
-    init(options: TrainCommand) {
+    /// - Parameters:
+    ///   - options: The parsed `train` options.
+    ///   - group: The ranks of a data-parallel run (`spottrain-mpi train`), nil for one process.
+    package init(options: TrainCommand, group: (any DataParallelGroup)? = nil) {
         self.options = options
+        self.group = group
         start = ContinuousClock.now
         dataDirectory = options.data
         runSeed = options.seed ?? 1
@@ -90,7 +101,7 @@ final class TrainingSession {
     /// - Throws: What a step before or around training throws (see
     ///   ``TrainCommand/exitStatus(for:)``), `ExitCode(64)` for a path of the wrong kind,
     ///   ``UsageError`` for a flag that contradicts the checkpoint.
-    func run() throws -> Ending {
+    package func run() throws -> Ending {
         defer { release() }
         try prepare()
         try loadData()
@@ -105,9 +116,12 @@ final class TrainingSession {
     func prepare() throws {
         try options.checkPaths()
         localDir = try options.localCheckpointDirectory()
-        directoryLock = try localDir.map { try CheckpointDirectory(path: $0).lock() }
-        // Store work (listing, downloads, uploads) runs on its own thread; see CheckpointMirror.
-        storeThread = options.storeURL.map { _ in CheckpointStoreThread() }
+        // With a group, only rank 0 touches the checkpoint directory and the store.
+        if isRoot {
+            directoryLock = try localDir.map { try CheckpointDirectory(path: $0).lock() }
+            // Store work (listing, downloads, uploads) runs on its own thread; see CheckpointMirror.
+            storeThread = options.storeURL.map { _ in CheckpointStoreThread() }
+        }
         // Handle signals and notices from the start: one arriving while the data and the
         // checkpoint load is acted on before the first batch.
         if localDir != nil {
@@ -158,7 +172,15 @@ final class TrainingSession {
         let model = Models.mnistCNN(rng: rng)
         let optimizer = Adam(learningRate: options.learningRate ?? 0.001)
         self.model = model
-        trainer = Trainer(model: model, optimizer: optimizer, rng: rng)
+        let trainer = Trainer(model: model, optimizer: optimizer, rng: rng)
+        self.trainer = trainer
+        if let group {
+            let parts = group.makeReducer(localInterruptions: flag)
+            trainer.gradientReducer = parts.reducer
+            agreedInterruptions = parts.interruptions
+            if !isRoot { callbacks.append(parts.follower) }
+        }
+        guard isRoot else { return }
         if !options.quiet { callbacks.append(ProgressBar()) }
         if let metrics = options.metrics { callbacks.append(MetricsLogger(path: metrics)) }
     }
@@ -170,6 +192,15 @@ final class TrainingSession {
     ///   contradicts the checkpoint), ``MNISTError`` (the data changed).
     func openCheckpoints() throws {
         guard let localDir, let trainer, var train = trainSet else { return }
+        guard isRoot else {
+            // The others restore what rank 0 resumes from (below), and write nothing.
+            if let group, let point = try shareResumePoint(group, nil, trainer: trainer) {
+                resumed = point
+                (runBatchSize, runSeed) = try options.reconcile(with: point, trainer: trainer, trainSet: &train)
+                trainSet = train
+            }
+            return
+        }
         let directory = CheckpointDirectory(path: localDir)
         if let store, let storeThread {
             let opened = CheckpointMirror(store: store, directory: directory, keep: options.keep, thread: storeThread)
@@ -178,7 +209,10 @@ final class TrainingSession {
         if options.fresh {
             try CheckpointArchive.moveAside(directory)
             if let store, let storeThread { try options.setAsideStore(store, thread: storeThread) }
-        } else if let point = try options.resume(directory, store: store, thread: storeThread, trainer: trainer) {
+        }
+        var point = options.fresh ? nil : try options.resume(directory, store: store, thread: storeThread, trainer: trainer)
+        if let group { point = try shareResumePoint(group, point, trainer: trainer) }
+        if let point {
             resumed = point
             (runBatchSize, runSeed) = try options.reconcile(with: point, trainer: trainer, trainSet: &train)
             trainSet = train
@@ -192,7 +226,7 @@ final class TrainingSession {
                                     everySeconds: options.saveEverySeconds, keep: options.keep, mirror: mirror)
         // SpotInterruption drives the ModelCheckpoint (regular saves as before, plus the
         // emergency save); it is registered in its place.
-        let handler = SpotInterruption(source: flag, checkpoint: saver, resumedCheckpoint: resumed?.file)
+        let handler = SpotInterruption(source: agreedInterruptions ?? flag, checkpoint: saver, resumedCheckpoint: resumed?.file)
         callbacks.append(handler)
         checkpointer = saver
         interruption = handler
@@ -203,8 +237,11 @@ final class TrainingSession {
     /// - Throws: What a callback throws.
     func fit() throws -> TrainingContext {
         guard let trainer, let trainSet, let testSet else { preconditionFailure("TrainingSession.fit before loadData and buildTrainer") }
-        let context = try trainer.fit(train: trainSet, validation: testSet, epochs: options.epochs, batchSize: runBatchSize,
-                                      seed: runSeed, maxSteps: options.maxSteps, callbacks: callbacks,
+        // With a group: only rank 0 validates (it alone reports), and a stop is agreed last.
+        let agreement: [Callback] = group.map { [StopAgreement(group: $0)] } ?? []
+        let context = try trainer.fit(train: trainSet, validation: isRoot ? testSet : nil, epochs: options.epochs,
+                                      batchSize: runBatchSize, seed: runSeed, maxSteps: options.maxSteps,
+                                      callbacks: callbacks + agreement,
                                       resumeFrom: resumed?.progress)
         feed?.stop()
         return context

@@ -5,8 +5,8 @@ import SpotTrain
 import SpotTrainS3
 
 /// `spottrain train`: trains the MNIST CNN (the Keras mnist_cnn) with Adam.
-struct TrainCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct TrainCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train the MNIST CNN, with checkpoints that survive interruptions.",
         discussion: """
@@ -138,7 +138,10 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("poll-interval"), help: "Seconds between IMDS polls with --spot (default 5).")
     var pollInterval: Double?
 
-    func validate() throws {
+    /// Creates the options with their defaults (argument-parser fills them).
+    package init() {}
+
+    package func validate() throws {
         guard epochs >= 0 else { throw ValidationError("--epochs must not be negative") }
         if let batchSize, !(1...TrainCommand.maximumBatchSize).contains(batchSize) {
             throw ValidationError("--batch-size must be in 1...\(TrainCommand.maximumBatchSize)")
@@ -212,7 +215,7 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    package func run() throws {
         try reportingErrors(status: TrainCommand.exitStatus(for:)) { try train() }
     }
 

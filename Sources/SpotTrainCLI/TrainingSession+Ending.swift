@@ -3,6 +3,23 @@ import Foundation
 import SpotTrain
 
 extension TrainingSession {
+    /// Ends the run: ``finishRun(_:rankChecksums:)`` for one process; with a group, every
+    /// rank first reports its weights' checksum, rank 0 then finishes alone (its evaluation,
+    /// last upload and summary) while the others wait for its exit status, which every rank
+    /// returns (so that all exit 75 after an agreed interruption, once rank 0's checkpoint is
+    /// written).
+    /// - Parameter context: The training context ``fit()`` returned.
+    /// - Returns: The ending (rank 0's status on every rank).
+    /// - Throws: When `--summary` cannot be written, or the ranks cannot communicate.
+    func finish(_ context: TrainingContext) throws -> Ending {
+        guard let group, let model else { return try finishRun(context, rankChecksums: nil) }
+        let checksums = try Self.rankChecksums(group, model)
+        guard isRoot else { return Ending(status: try Self.agreeOnStatus(group, ExitStatus.success), summary: nil, reason: nil) }
+        let ending = try finishRun(context, rankChecksums: checksums)
+        _ = try Self.agreeOnStatus(group, ending.status)
+        return ending
+    }
+
     /// The last step: test metrics of the final weights, the final upload to the store, the
     /// summary (written to `--summary`), and how the run ended.
     ///
@@ -11,10 +28,12 @@ extension TrainingSession {
     /// - 1: the last save, the emergency save or the final upload failed (a restart resumes
     ///   from the previous checkpoint);
     /// - 78: the loss diverged (a restart would diverge again).
-    /// - Parameter context: The training context ``fit()`` returned.
+    /// - Parameters:
+    ///   - context: The training context ``fit()`` returned.
+    ///   - rankChecksums: With a group, every rank's weights checksum (for the summary).
     /// - Returns: The ending; its reason is the line printed on standard error.
     /// - Throws: When `--summary` cannot be written.
-    func finish(_ context: TrainingContext) throws -> Ending {
+    func finishRun(_ context: TrainingContext, rankChecksums: [String]?) throws -> Ending {
         guard let trainer, let model, let testSet else { preconditionFailure("TrainingSession.finish before fit") }
         let report = context.status == .interrupted ? interruption?.report : nil
         let summaryPath = options.summary
@@ -76,7 +95,10 @@ extension TrainingSession {
             checkpointStore: store?.location,
             uploads: mirror?.statistics.uploads ?? 0,
             uploadFailures: mirror?.statistics.failures ?? 0,
-            checkpointUploaded: mirror?.statistics.lastUploaded?.location)
+            checkpointUploaded: mirror?.statistics.lastUploaded?.location,
+            worldSize: group?.worldSize,
+            communicationSeconds: group?.communicationSeconds,
+            rankWeightsChecksums: rankChecksums)
         if !options.quiet, let test {
             printNotice("\(result.status) at step \(result.globalStep): "
                         + String(format: "test accuracy %.4f, test loss %.4f, %.0f samples/s",

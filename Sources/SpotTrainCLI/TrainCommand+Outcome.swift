@@ -9,7 +9,7 @@ extension TrainCommand {
     /// be transient (I/O errors, a checkpoint directory that cannot be read, an S3 store that
     /// cannot be reached). A store that refuses the run's requests (wrong secret, no such
     /// bucket, access denied), missing credentials and a bad AWS configuration are 78.
-    static func exitStatus(for error: Error) -> Int32 {
+    package static func exitStatus(for error: Error) -> Int32 {
         switch error {
         case is MNISTError, is OptimizerStateError:
             return ExitStatus.configuration

@@ -46,6 +46,15 @@ struct RunSummary: Encodable {
     var uploadFailures: Int = 0
     /// The newest checkpoint this process stored in the store (`s3://…`), `null` if none.
     var checkpointUploaded: String? = nil
+    /// Data-parallel runs (`spottrain-mpi train`) only: the number of ranks. Absent for one
+    /// process. `samples_per_second` then counts every rank's samples.
+    var worldSize: Int? = nil
+    /// Data-parallel runs only: rank 0's seconds in the per-step reduction (packing, waiting
+    /// for the slowest rank, communicating, adding).
+    var communicationSeconds: Double? = nil
+    /// Data-parallel runs only: every rank's weights at the end (the first 8 bytes of their
+    /// SHA-256, hex, in rank order): all equal when the ranks agree.
+    var rankWeightsChecksums: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
         case status
@@ -69,6 +78,9 @@ struct RunSummary: Encodable {
         case uploads
         case uploadFailures = "upload_failures"
         case checkpointUploaded = "checkpoint_uploaded"
+        case worldSize = "world_size"
+        case communicationSeconds = "communication_seconds"
+        case rankWeightsChecksums = "rank_weights_checksums"
     }
 
     /// `value` if finite, else `nil` (JSON has no NaN or infinity).
@@ -104,6 +116,9 @@ struct RunSummary: Encodable {
         try c.encode(uploads, forKey: .uploads)
         try c.encode(uploadFailures, forKey: .uploadFailures)
         try c.encode(checkpointUploaded, forKey: .checkpointUploaded)
+        try c.encodeIfPresent(worldSize, forKey: .worldSize)
+        try c.encodeIfPresent(communicationSeconds.flatMap(Self.finite), forKey: .communicationSeconds)
+        try c.encodeIfPresent(rankWeightsChecksums, forKey: .rankWeightsChecksums)
     }
 
     /// Writes the summary to `path` atomically (a temporary file in the same directory,
