@@ -1,7 +1,7 @@
 import EC2Spot
 import Foundation
 import Testing
-@testable import spottrain
+@testable import SpotTrainCLI
 
 /// `job status`'s rules without AWS: billable seconds, the spot price integrated over an
 /// interval, the state from the status object and the group, counts from the status object
