@@ -47,10 +47,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let data = root + "/data"
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        // 512 examples at batch 32: 16 steps per epoch; 56 steps cross three epoch ends and
-        // stop inside the fourth epoch.
-        try ReadmeSnippetTests.writeTinyMNIST(to: data, count: 512, testCount: 64)
-        let maxSteps = "56"
+        // 4096 examples at batch 32: 128 steps per epoch; 448 steps cross three epoch ends and
+        // stop inside the fourth epoch. Long enough that kills land in a release build too.
+        try ReadmeSnippetTests.writeTinyMNIST(to: data, count: 4096, testCount: 64)
+        let maxSteps = "448"
         let watchdog = Duration.seconds(300)
 
         let started = Date()
@@ -59,7 +59,7 @@ import Testing
         let referenceSeconds = Date().timeIntervalSince(started)
         #expect(reference.status == 0, "\(reference.stderr)")
         let expected = try #require(Self.weightsHash(reference.stdout), "no weights_sha256 last line in: \(reference.stdout)")
-        #expect(Fixtures.checkpointSteps(in: root + "/reference").max() == 56)
+        #expect(Fixtures.checkpointSteps(in: root + "/reference").max() == 448)
 
         // Kill points: at random times within the reference run's duration, during a save,
         // and once a checkpoint past an epoch end exists.
@@ -78,7 +78,7 @@ import Testing
                 switch kind {
                 case 0: Date().timeIntervalSince(start) >= delay
                 case 1: Self.hasTemporaryFile(dir) || Date().timeIntervalSince(start) >= delay
-                default: Set(Fixtures.checkpointSteps(in: dir)).subtracting(before).contains { $0 % 16 == 0 && $0 > 0 }
+                default: Set(Fixtures.checkpointSteps(in: dir)).subtracting(before).contains { $0 % 128 == 0 && $0 > 0 }
                 }
             }
             if landed { child.signal(SIGKILL) }
