@@ -103,6 +103,6 @@ import Testing
         #expect(done.stdout.contains("resuming from "), "\(done.stdout)")
         #expect(!Self.hasTemporaryFile(dir))
         #expect(Set(Fixtures.checkpointSteps(in: dir)).count <= 3)
-        #expect(Fixtures.checkpointSteps(in: dir).max() == 56)
+        #expect(Fixtures.checkpointSteps(in: dir).max() == 448)
     }
 }
