@@ -37,8 +37,8 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Threads per rank for SpotTrain's loops.")
     var threads: Int = 1
 
-    @Option(help: "How gradients are summed: allgather or gather-broadcast (the same bits either way).")
-    var algorithm: String = Communicator.SumAlgorithm.allgather.rawValue
+    @Option(help: "How gradients are summed: reduce-scatter, allgather or gather-broadcast (the same bits in every case).")
+    var algorithm: String = Communicator.SumAlgorithm.reduceScatter.rawValue
 
     @Option(help: "Rank 0 writes the final weights here (safetensors).")
     var weightsOut: String?
@@ -71,7 +71,7 @@ struct CheckCommand: ParsableCommand {
     }
 
     private func check(_ world: Communicator) throws {
-        world.sumAlgorithm = Communicator.SumAlgorithm(rawValue: algorithm) ?? .allgather
+        world.sumAlgorithm = Communicator.SumAlgorithm(rawValue: algorithm) ?? .reduceScatter
         Threading.configure(threads: threads)
         let (train, _) = try MNIST.load(from: data, trainLimit: trainLimit, testLimit: 0)
         let rng = RandomGenerator(seed: seed)
