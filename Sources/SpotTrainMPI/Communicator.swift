@@ -49,9 +49,17 @@ public final class Communicator: @unchecked Sendable {
 
     private let comm: MPI_Comm?
     private var gathered: [Float] = []
-    /// `MPI_Alltoallv`/`MPI_Allgatherv` counts and offsets of ``SumAlgorithm/reduceScatter``
-    /// for the last buffer length (kept: no allocation per step).
-    private var slices: (count: Int, sizes: [Int32], offsets: [Int32], receiveSizes: [Int32], receiveOffsets: [Int32])?
+    /// `MPI_Alltoallv`/`MPI_Allgatherv` counts and offsets of ``SumAlgorithm/reduceScatter``,
+    /// kept so that a step allocates nothing.
+    /// (Keyed by buffer length: a reducer sums a few buffers of different lengths per step.)
+    private var slicesByLength: [Int: Slices] = [:]
+
+    private struct Slices {
+        /// Values of each rank's slice, and where each slice starts.
+        let sizes: [Int32], offsets: [Int32]
+        /// This rank's slice from every rank: counts and places in ``gathered``.
+        let receiveSizes: [Int32], receiveOffsets: [Int32]
+    }
 
     private static let started = Mutex<Communicator?>(nil)
 
@@ -167,14 +175,14 @@ public final class Communicator: @unchecked Sendable {
         case .reduceScatter:
             try sumByReduceScatter(base, count: n)
         case .allgather:
-            if gathered.count != n * size { gathered = [Float](repeating: 0, count: n * size) }
+            if gathered.count < n * size { gathered = [Float](repeating: 0, count: n * size) }
             try gathered.withUnsafeMutableBufferPointer { all in
                 try Self.check(MPI_Allgather(base, count, cmpi_float(), all.baseAddress, count, cmpi_float(), comm),
                                "MPI_Allgather", "gathering \(n) values from \(size) ranks")
                 Self.addInRankOrder(all, ranks: size, into: base, count: n)
             }
         case .gatherBroadcast:
-            if gathered.count != n * size { gathered = [Float](repeating: 0, count: n * size) }
+            if gathered.count < n * size { gathered = [Float](repeating: 0, count: n * size) }
             try gathered.withUnsafeMutableBufferPointer { all in
                 try Self.check(MPI_Gather(base, count, cmpi_float(), all.baseAddress, count, cmpi_float(), 0, comm),
                                "MPI_Gather", "gathering \(n) values on rank 0")
@@ -189,14 +197,18 @@ public final class Communicator: @unchecked Sendable {
     /// then receives every summed slice.
     private func sumByReduceScatter(_ base: UnsafeMutablePointer<Float>, count n: Int) throws {
         let size = self.size
-        if slices?.count != n {
+        let slices: Slices
+        if let known = slicesByLength[n] {
+            slices = known
+        } else {
             let bounds = (0...size).map { Int32($0 * n / size) }
             let sizes = (0..<size).map { bounds[$0 + 1] - bounds[$0] }
             let mine = sizes[rank]
-            slices = (n, sizes, Array(bounds.prefix(size)), [Int32](repeating: mine, count: size),
-                      (0..<size).map { Int32($0) * mine })
+            slices = Slices(sizes: sizes, offsets: Array(bounds.prefix(size)),
+                            receiveSizes: [Int32](repeating: mine, count: size), receiveOffsets: (0..<size).map { Int32($0) * mine })
+            if slicesByLength.count >= 64 { slicesByLength.removeAll() }  // bounded, whatever the caller passes
+            slicesByLength[n] = slices
         }
-        guard let slices else { return }
         let mine = Int(slices.sizes[rank]), start = Int(slices.offsets[rank])
         if gathered.count < mine * size { gathered = [Float](repeating: 0, count: mine * size) }
         try gathered.withUnsafeMutableBufferPointer { all in

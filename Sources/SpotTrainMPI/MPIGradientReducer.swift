@@ -9,9 +9,11 @@ import Synchronization
 /// Sums the gradients of a data-parallel step over the ranks of a ``Communicator``, together
 /// with the step's metrics and a stop flag, in one collective per step.
 ///
-/// Set it as ``Trainer/gradientReducer`` on every rank. Each step it packs every gradient,
-/// then `[loss sum, correct, count, stop]`, into one buffer and sums it with
-/// ``Communicator/sumInRankOrder(_:)`` (deterministic). The stop element is 1 on a rank whose
+/// Set it as ``Trainer/gradientReducer`` on every rank. Each step it sums every gradient of
+/// at least ``directThreshold`` values in place, then packs the smaller ones and
+/// `[loss sum, correct, count, stop]` into one buffer and sums that, all with
+/// ``Communicator/sumInRankOrder(_:)`` (deterministic: the same bits however the values are
+/// grouped, since each value is a sum over the ranks in rank order). The stop element is 1 on a rank whose
 /// local ``InterruptionSource`` has an interruption pending (SIGTERM, a spot notice), so every
 /// rank learns of an interruption on *any* rank at the *same* step: ``interruptions`` (the
 /// source to give ``SpotInterruption`` or ``CoordinatedStop``) reports it from that step on.
@@ -38,6 +40,9 @@ public final class MPIGradientReducer: GradientReducer {
 
     /// The values after the gradients: loss sum, correct, count, stop flag.
     static let extraValues = 4
+    /// Gradients of at least this many values are summed in place rather than copied into
+    /// the packed buffer and back (in the MNIST CNN, the first dense layer's 1.18 M weights).
+    public static let directThreshold = 1 << 16
 
     /// Creates a reducer.
     /// - Parameters:
@@ -67,13 +72,17 @@ public final class MPIGradientReducer: GradientReducer {
             if let localRequest { coordinated.agree(localRequest) }
             return
         }
-        let total = parameters.reduce(0) { $0 + $1.gradient.count } + Self.extraValues
+        var total = Self.extraValues
+        for p in parameters where p.gradient.count < Self.directThreshold { total += p.gradient.count }
         if packed.count != total { packed = [Float](repeating: 0, count: total) }
         let stop: Float = localRequest == nil ? 0 : 1
+        for p in parameters where p.gradient.count >= Self.directThreshold {
+            try communicator.sumInRankOrder(UnsafeMutableBufferPointer(start: p.gradient.pointer, count: p.gradient.count))
+        }
         try packed.withUnsafeMutableBufferPointer { buffer in
             guard let out = buffer.baseAddress else { return }
             var offset = 0
-            for p in parameters {
+            for p in parameters where p.gradient.count < Self.directThreshold {
                 (out + offset).update(from: p.gradient.pointer, count: p.gradient.count)
                 offset += p.gradient.count
             }
@@ -83,7 +92,7 @@ public final class MPIGradientReducer: GradientReducer {
             out[offset + 3] = stop
             try communicator.sumInRankOrder(buffer)
             offset = 0
-            for p in parameters {
+            for p in parameters where p.gradient.count < Self.directThreshold {
                 p.gradient.pointer.update(from: out + offset, count: p.gradient.count)
                 offset += p.gradient.count
             }

@@ -1,4 +1,5 @@
 import Foundation
+import SpotTrain
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -110,5 +111,50 @@ struct DataParallelTrainCommandTests {
         #expect(done["resumed_step"] as? Int == steps.last)
         #expect(done["global_step"] as? Int == 20)
         #expect(done["weights_sha256"] as? String == expected, "the restarted run differs from the uninterrupted one")
+    }
+
+    /// Only rank 0 writes, so only rank 0 sees a save fail; every rank must still end with
+    /// rank 0's status (none left waiting), and the good checkpoints stay.
+    @Test func aSaveThatFailsOnRankZeroGivesEveryRankItsStatus() throws {
+        let dir = try MPIRun.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // 3 steps, a save after each. A directory where a checkpoint must go makes its
+        // rename fail, as a full disk or a failing device would.
+        func block(_ name: String, step: Int) throws {
+            try FileManager.default.createDirectory(atPath: "\(dir)/\(name)-ckpt/" + CheckpointDirectory.fileName(forGlobalStep: step),
+                                                    withIntermediateDirectories: true)
+        }
+        // The checkpoint files (not the blocking directory).
+        func savedSteps(_ name: String) -> [Int] {
+            MPIRun.checkpointSteps(in: "\(dir)/\(name)-ckpt").filter { step in
+                var isDirectory: ObjCBool = false
+                let path = "\(dir)/\(name)-ckpt/" + CheckpointDirectory.fileName(forGlobalStep: step)
+                return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+            }
+        }
+
+        // The final save fails: every rank exits 1 and the summary names the newest good one.
+        try block("final", step: 3)
+        let final = try MPIRun.run(ranks: 2, Self.arguments(dir, name: "final", extra: ["--save-every-steps", "1"]))
+        #expect(final.status == 1, "mpirun: \(final.status)\n\(final.stderr)")
+        #expect(final.stderr.contains("the last checkpoint save failed"), "\(final.stderr)")
+        let failed = try MPIRun.summary(at: "\(dir)/final.json")
+        #expect(failed["status"] as? String == "save_failed", "\(failed)")
+        #expect(failed["global_step"] as? Int == 3)
+        let newest = try #require(failed["checkpoint"] as? String)
+        #expect(try CheckpointReader().verify(atPath: newest).globalStep == 2)
+        #expect(savedSteps("final") == [1, 2])
+        let ranks = try #require(failed["rank_weights_checksums"] as? [String])
+        #expect(ranks.count == 2 && ranks[0] == ranks[1])
+
+        // A save in the middle fails: training goes on on every rank, and the final save
+        // succeeds, so the run ends well with the failure counted.
+        try block("middle", step: 2)
+        let middle = try MPIRun.run(ranks: 2, Self.arguments(dir, name: "middle", extra: ["--save-every-steps", "1"]))
+        #expect(middle.status == 0, "mpirun: \(middle.status)\n\(middle.stderr)")
+        let recovered = try MPIRun.summary(at: "\(dir)/middle.json")
+        #expect(recovered["status"] as? String == "completed", "\(recovered)")
+        #expect(recovered["checkpoint_failures"] as? Int == 1)
+        #expect(savedSteps("middle") == [1, 3])
     }
 }
