@@ -234,9 +234,11 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
-    static func check(_ rc: Int32, _ function: String, _ doing: String) throws {
+    /// Throws ``MPIError`` `.communicationFailed` unless `rc` is `MPI_SUCCESS`; `doing` is
+    /// built only then (so that a successful call allocates no message).
+    static func check(_ rc: Int32, _ function: String, _ doing: @autoclosure () -> String) throws {
         guard rc != cmpi_success() else { return }
-        throw MPIError(.communicationFailed, function: function, mpiCode: rc, message: "\(doing): \(errorString(rc))")
+        throw MPIError(.communicationFailed, function: function, mpiCode: rc, message: "\(doing()): \(errorString(rc))")
     }
 
     static func errorString(_ rc: Int32) -> String {

@@ -7,7 +7,7 @@ import SpotTrain
 import Synchronization
 
 /// Sums the gradients of a data-parallel step over the ranks of a ``Communicator``, together
-/// with the step's metrics and a stop flag, in one collective per step.
+/// with the step's metrics and a stop flag: one sum per large gradient, and one for the rest.
 ///
 /// Set it as ``Trainer/gradientReducer`` on every rank. Each step it sums every gradient of
 /// at least ``directThreshold`` values in place, then packs the smaller ones and

@@ -113,6 +113,12 @@ struct DataParallelTrainCommandTests {
         #expect(done["weights_sha256"] as? String == expected, "the restarted run differs from the uninterrupted one")
     }
 
+    @Test func rankStatusLinesAreReadExactly() {
+        let stderr = "x\n[1,0]<stderr>:spottrain-mpi rank 0 exit 1\nspottrain-mpi rank 1 exit 75\nspottrain-mpi rank 7 exit 0\n"
+        #expect(MPIRun.rankStatuses(in: stderr, ranks: 2) == [1, 75])
+        #expect(MPIRun.rankStatuses(in: "spottrain-mpi rank 1 exit\nspottrain-mpi rank 0 exit 1 more\n", ranks: 2) == [nil, nil])
+    }
+
     /// Only rank 0 writes, so only rank 0 sees a save fail; every rank must still end with
     /// rank 0's status (none left waiting), and the good checkpoints stay.
     @Test func aSaveThatFailsOnRankZeroGivesEveryRankItsStatus() throws {
@@ -135,8 +141,9 @@ struct DataParallelTrainCommandTests {
 
         // The final save fails: every rank exits 1 and the summary names the newest good one.
         try block("final", step: 3)
-        let final = try MPIRun.run(ranks: 2, Self.arguments(dir, name: "final", extra: ["--save-every-steps", "1"]))
-        #expect(final.status == 1, "mpirun: \(final.status)\n\(final.stderr)")
+        let final = try MPIRun.run(ranks: 2, Self.arguments(dir, name: "final", extra: ["--save-every-steps", "1"]),
+                                   reportingEachRank: true)
+        #expect(MPIRun.rankStatuses(in: final.stderr, ranks: 2) == [1, 1], "each rank's status:\n\(final.stderr)")
         #expect(final.stderr.contains("the last checkpoint save failed"), "\(final.stderr)")
         let failed = try MPIRun.summary(at: "\(dir)/final.json")
         #expect(failed["status"] as? String == "save_failed", "\(failed)")
@@ -150,8 +157,9 @@ struct DataParallelTrainCommandTests {
         // A save in the middle fails: training goes on on every rank, and the final save
         // succeeds, so the run ends well with the failure counted.
         try block("middle", step: 2)
-        let middle = try MPIRun.run(ranks: 2, Self.arguments(dir, name: "middle", extra: ["--save-every-steps", "1"]))
-        #expect(middle.status == 0, "mpirun: \(middle.status)\n\(middle.stderr)")
+        let middle = try MPIRun.run(ranks: 2, Self.arguments(dir, name: "middle", extra: ["--save-every-steps", "1"]),
+                                    reportingEachRank: true)
+        #expect(MPIRun.rankStatuses(in: middle.stderr, ranks: 2) == [0, 0], "each rank's status:\n\(middle.stderr)")
         let recovered = try MPIRun.summary(at: "\(dir)/middle.json")
         #expect(recovered["status"] as? String == "completed", "\(recovered)")
         #expect(recovered["checkpoint_failures"] as? Int == 1)

@@ -69,9 +69,14 @@ enum MPIRun {
     ///   - ranks: The number of processes.
     ///   - arguments: The `spottrain-mpi` arguments.
     ///   - timeout: Seconds before a hang is declared.
+    ///   - reportingEachRank: Run every rank under `sh`, which prints
+    ///     `spottrain-mpi rank R exit S` on standard error when it ends (see
+    ///     ``rankStatuses(in:ranks:)``), and keep `mpirun` from killing the other ranks when
+    ///     one exits non-zero, so that every rank's own status is seen. `mpirun`'s own status
+    ///     is then 0 whatever the ranks return.
     /// - Returns: The exit status and output.
     /// - Throws: When `mpirun` cannot be started.
-    static func run(ranks: Int, _ arguments: [String], timeout: Double = 300) throws -> Outcome {
+    static func run(ranks: Int, _ arguments: [String], timeout: Double = 300, reportingEachRank: Bool = false) throws -> Outcome {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spottrain-mpi-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -80,7 +85,14 @@ enum MPIRun {
         FileManager.default.createFile(atPath: err.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: mpirun ?? "/usr/bin/mpirun")
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), binary ?? "spottrain-mpi"] + arguments
+        let program = binary ?? "spottrain-mpi"
+        if reportingEachRank {
+            let report = #""$0" "$@"; status=$?; echo "spottrain-mpi rank $OMPI_COMM_WORLD_RANK exit $status" >&2; exit $status"#
+            process.arguments = ["--allow-run-as-root", "--oversubscribe", "--mca", "orte_abort_on_non_zero_status", "0",
+                                 "-np", String(ranks), "/bin/sh", "-c", report, program] + arguments
+        } else {
+            process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), program] + arguments
+        }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
@@ -96,6 +108,22 @@ enum MPIRun {
         return Outcome(status: process.terminationStatus,
                        stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
                        stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+
+    /// Each rank's exit status from the lines a ``run(ranks:_:timeout:reportingEachRank:)``
+    /// with `reportingEachRank` prints, indexed by rank (nil for a rank that printed none).
+    static func rankStatuses(in stderr: String, ranks: Int) -> [Int32?] {
+        var statuses = [Int32?](repeating: nil, count: ranks)
+        let marker = "spottrain-mpi rank "
+        for line in stderr.split(separator: "\n") {
+            // The line may carry a prefix of mpirun's (`[1,0]<stderr>:`).
+            guard let found = line.range(of: marker) else { continue }
+            let words = line[found.upperBound...].split(separator: " ")
+            guard words.count == 3, words[1] == "exit", let rank = Int(words[0]), rank >= 0, rank < ranks,
+                  let status = Int32(words[2]) else { continue }
+            statuses[rank] = status
+        }
+        return statuses
     }
 
     /// A new empty temporary directory.

@@ -27,10 +27,12 @@ import Testing
     /// The consumer's manifest: `SpotTrain` by path (`root`), each target depending on the
     /// `SpotTrain` product only.
     static func manifest(root: URL, targets: [String]) -> String {
-        // A path dependency's identity is its directory's name, whatever the clone is called.
-        let identity = root.standardizedFileURL.lastPathComponent
+        // A path dependency's identity is its directory's name (less a `.git` suffix),
+        // whatever the clone is called.
+        var identity = root.standardizedFileURL.lastPathComponent
+        if identity.lowercased().hasSuffix(".git") { identity.removeLast(4) }
         let targetLines = targets.map {
-            "        .executableTarget(name: \"\($0)\", dependencies: [.product(name: \"SpotTrain\", package: \"\(identity)\")]),"
+            "        .executableTarget(name: \"\($0)\", dependencies: [.product(name: \"SpotTrain\", package: \(String(reflecting: identity)))]),"
         }
         return """
             // swift-tools-version: 6.1
@@ -38,7 +40,7 @@ import Testing
 
             let package = Package(
                 name: "LibraryConsumer",
-                dependencies: [.package(path: "\(root.standardizedFileURL.path)")],
+                dependencies: [.package(path: \(String(reflecting: root.standardizedFileURL.path)))],
                 targets: [
             \(targetLines.joined(separator: "\n"))
                 ]
@@ -58,6 +60,11 @@ import Testing
         }
         try Self.manifest(root: Fixtures.packageRoot, targets: sources.map(\.target))
             .write(toFile: "\(package)/Package.swift", atomically: true, encoding: .utf8)
+        // The versions this package resolved, so that the consumer builds the same ones.
+        let resolved = Fixtures.packageRoot.appendingPathComponent("Package.resolved").path
+        if FileManager.default.fileExists(atPath: resolved) {
+            try FileManager.default.copyItem(atPath: resolved, toPath: "\(package)/Package.resolved")
+        }
 
         // Its own build folder under this package's `.build`, kept between runs (a first build
         // compiles SpotTrain, swift-crypto and swift-log in debug: a few minutes).
@@ -89,5 +96,9 @@ import Testing
         #expect(manifest.contains(#".package(path: "/tmp/clones/spot-train")"#))
         #expect(manifest.components(separatedBy: #".product(name: "SpotTrain", package: "spot-train")"#).count == 3)
         #expect(!manifest.contains("EC2Spot") && !manifest.contains("SpotTrainMPI") && !manifest.contains("SpotTrainS3"))
+        // A clone named `….git`, or with a quote in its path, still gives a valid manifest.
+        let odd = Self.manifest(root: URL(fileURLWithPath: #"/tmp/a "b"/SpotTrain.git"#), targets: ["A"])
+        #expect(odd.contains(#".package(path: "/tmp/a \"b\"/SpotTrain.git")"#), "\(odd)")
+        #expect(odd.contains(#"package: "SpotTrain")"#), "\(odd)")
     }
 }
